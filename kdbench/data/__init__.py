@@ -1,0 +1,7 @@
+"""Data sets. Importing this package registers every loader."""
+
+from kdbench.data import digits, synthetic  # noqa: F401  (registration side effects)
+from kdbench.data.base import TensorData, TensorDataModule
+from kdbench.data.registry import DATASETS, load_data
+
+__all__ = ["DATASETS", "TensorData", "TensorDataModule", "load_data"]

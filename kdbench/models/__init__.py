@@ -1,0 +1,7 @@
+"""Model zoo. Importing this package registers every architecture."""
+
+from kdbench.models import cnn, mlp, resnet  # noqa: F401  (registration side effects)
+from kdbench.models.base import FeatureModel, ModelOutput
+from kdbench.models.registry import MODELS, create_model, list_models, register_model
+
+__all__ = ["MODELS", "FeatureModel", "ModelOutput", "create_model", "list_models", "register_model"]

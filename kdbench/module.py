@@ -1,0 +1,137 @@
+"""DistillationModule: a student trained on `w1 * CE + w2 * method term`.
+
+The teacher is frozen and kept out of the module's registered children, so the
+optimizer, the checkpoint and the student's size never include it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torchmetrics import MetricCollection
+from torchmetrics.classification import (
+    MulticlassAccuracy,
+    MulticlassCalibrationError,
+    MulticlassF1Score,
+    MulticlassPrecision,
+    MulticlassRecall,
+)
+
+from kdbench.config import RecipeConfig
+from kdbench.distill import DistillMethod
+from kdbench.models import FeatureModel, ModelOutput
+
+OPTIMIZERS = {
+    "sgd": lambda params, o: torch.optim.SGD(
+        params, lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay, nesterov=True
+    ),
+    "adamw": lambda params, o: torch.optim.AdamW(params, lr=o.lr, weight_decay=o.weight_decay),
+}
+"""Optimizer builders by name: (parameters, OptimConfig) -> optimizer."""
+
+
+def test_metrics(num_classes: int) -> MetricCollection:
+    """Top-1 is the micro average: torchmetrics' default (macro) is not top-1."""
+    metrics = {
+        "top1": MulticlassAccuracy(num_classes, average="micro"),
+        "precision_macro": MulticlassPrecision(num_classes, average="macro"),
+        "recall_macro": MulticlassRecall(num_classes, average="macro"),
+        "f1_macro": MulticlassF1Score(num_classes, average="macro"),
+        "ece": MulticlassCalibrationError(num_classes, n_bins=15),
+    }
+    if num_classes > 5:
+        metrics["top5"] = MulticlassAccuracy(num_classes, top_k=5, average="micro")
+    return MetricCollection(metrics)
+
+
+class DistillationModule(L.LightningModule):
+    def __init__(
+        self,
+        student: FeatureModel,
+        teacher: FeatureModel | None,
+        method: DistillMethod,
+        w1: float,
+        w2: float,
+        recipe: RecipeConfig,
+        num_classes: int,
+    ) -> None:
+        super().__init__()
+        self.student = student
+        self.method = method
+        # Not a registered child: excluded from parameters(), state_dict() and checkpoints.
+        object.__setattr__(self, "teacher", teacher)
+        if teacher is not None:
+            teacher.requires_grad_(False).eval()
+        self.w1, self.w2 = w1, w2
+        self.recipe = recipe
+        self.val_top1 = MulticlassAccuracy(num_classes, average="micro")
+        self.test_metrics = test_metrics(num_classes)
+        self.agreement = MulticlassAccuracy(num_classes, average="micro")
+
+    # The teacher is not a child module, so device moves must be done by hand.
+    def _teacher_to_device(self) -> None:
+        if self.teacher is not None:
+            self.teacher.to(self.device).eval()
+
+    def on_fit_start(self) -> None:
+        self._teacher_to_device()
+
+    def on_test_start(self) -> None:
+        self._teacher_to_device()
+
+    def on_train_epoch_start(self) -> None:
+        self.method.epoch = self.current_epoch  # for methods with a warm-up (DKD)
+
+    def _teacher_out(self, x: torch.Tensor) -> ModelOutput | None:
+        if self.teacher is None or not self.method.uses_teacher:
+            return None
+        with torch.no_grad():
+            return self.teacher.forward_features(x)
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int):
+        x, y = batch
+        student_out = self.student.forward_features(x)
+        hard = F.cross_entropy(student_out.logits, y)
+        if self.w2 > 0 and self.method.uses_teacher:
+            soft = self.method(student_out, self._teacher_out(x), y)
+            loss = self.w1 * hard + self.w2 * soft
+        else:
+            loss = hard
+        self.log("train/loss", loss, on_step=False, on_epoch=True)
+        return loss
+
+    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        x, y = batch
+        self.val_top1.update(self.student(x), y)
+        self.log("val/top1", self.val_top1, on_step=False, on_epoch=True)
+
+    def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        x, y = batch
+        logits = self.student(x)
+        self.test_metrics.update(logits, y)
+        if self.teacher is not None:
+            with torch.no_grad():
+                self.agreement.update(logits, self.teacher(x).argmax(dim=1))
+
+    def on_test_epoch_end(self) -> None:
+        for name, value in self.test_metrics.compute().items():
+            self.log(f"test/{name}", value)
+        if self.teacher is not None:
+            self.log("test/agreement", self.agreement.compute())
+        self.test_metrics.reset()
+        self.agreement.reset()
+
+    def configure_optimizers(self):
+        params = [p for p in self.parameters() if p.requires_grad]  # student + method adapters
+        o = self.recipe.optim
+        opt = OPTIMIZERS[o.name](params, o)
+        if o.schedule == "constant":
+            return opt
+        total = max(1, int(self.trainer.estimated_stepping_batches))
+        cosine = torch.optim.lr_scheduler.LambdaLR(
+            opt, lambda step: 0.5 * (1 + math.cos(math.pi * min(step, total) / total))
+        )
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": cosine, "interval": "step"}}

@@ -1,0 +1,195 @@
+"""One cell of a sweep, start to finish: the data flow of DESIGN.md.
+
+config -> key (skip if done) -> data -> teacher (store) -> student training ->
+test once -> efficiency of the student alone -> record, written atomically.
+A cell that raises still leaves a record, with status "failed" and the error,
+and a traceback file beside it, so a sweep never loses track of a cell.
+"""
+
+from __future__ import annotations
+
+import platform
+import sys
+import time
+import traceback
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+
+import kdbench
+from kdbench.config import KdbenchConfig, loss_weights, model_label
+from kdbench.data import TensorDataModule, load_data
+from kdbench.distill import METHODS
+from kdbench.efficiency import profile_student
+from kdbench.models import create_model
+from kdbench.module import DistillationModule
+from kdbench.records import canonical_config, cell_dir, cell_key, read_record, write_json_atomic
+from kdbench.teachers import TeacherStore
+from kdbench.training import fit_and_test
+
+
+def summary_config(cfg: KdbenchConfig) -> dict[str, Any]:
+    """The flat settings a report groups by (teacher, student, method, T, weights, seed, data)."""
+    method = METHODS.get(cfg.distill.name)
+    w1, w2 = loss_weights(cfg.distill) if method.uses_teacher else (1.0, 0.0)
+    flat: dict[str, Any] = {
+        "data": cfg.data.name,
+        "teacher": model_label(cfg.teacher) if method.uses_teacher else None,
+        "student": model_label(cfg.student),
+        "student_name": cfg.student.name,
+        "student_depth": cfg.student.depth,
+        "student_width": cfg.student.width,
+        "method": cfg.distill.name,
+        "w1": w1,
+        "w2": w2,
+        "seed": cfg.seed,
+    }
+    for p in method.params:
+        if p not in ("w1", "w2"):
+            flat[p] = getattr(cfg.distill, p)
+    return flat
+
+
+def versions() -> dict[str, str]:
+    import hydra
+    import torchmetrics
+
+    return {
+        "kdbench": kdbench.__version__,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "lightning": L.__version__,
+        "torchmetrics": torchmetrics.__version__,
+        "hydra": hydra.__version__,
+        "platform": platform.platform(),
+    }
+
+
+def _train_cell(cfg: KdbenchConfig, directory: Path) -> dict[str, Any]:
+    timing: dict[str, float] = {}
+    t0 = time.perf_counter()
+    if cfg.trainer.threads:
+        torch.set_num_threads(cfg.trainer.threads)
+    data = load_data(cfg.data)
+    timing["data_s"] = time.perf_counter() - t0
+    method_cls = METHODS.get(cfg.distill.name)
+
+    teacher, teacher_meta = None, None
+    if method_cls.uses_teacher:
+        t0 = time.perf_counter()
+        teacher, teacher_meta = TeacherStore(cfg.teacher_store).get(cfg, data)
+        timing["teacher_s"] = time.perf_counter() - t0
+
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    s = cfg.student
+    student = create_model(s.name, data.num_classes, data.in_channels, depth=s.depth, width=s.width)
+    method = method_cls(cfg.distill, student, teacher, data.train[0][:2])
+    w1, w2 = loss_weights(cfg.distill) if method_cls.uses_teacher else (1.0, 0.0)
+    module = DistillationModule(student, teacher, method, w1, w2, cfg.train, data.num_classes)
+    dm = TensorDataModule(data, cfg.train.batch_size, seed=cfg.seed)
+
+    t0 = time.perf_counter()
+    metrics, training = fit_and_test(module, dm, cfg.train.epochs, cfg.trainer, directory)
+    timing["train_test_s"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    e = cfg.efficiency
+    efficiency = (
+        profile_student(
+            module.student,
+            data.input_shape,
+            e.threads,
+            tuple(e.batch_sizes),
+            e.warmup,
+            e.min_time_s,
+        )
+        if e.enabled
+        else {}
+    )
+    timing["efficiency_s"] = time.perf_counter() - t0
+    return {
+        "metrics": metrics,
+        "training": training,
+        "teacher_metrics": teacher_meta["metrics"] if teacher_meta else None,
+        "teacher": (
+            {k: teacher_meta[k] for k in ("key", "sha256", "cached", "train_s")}
+            if teacher_meta
+            else None
+        ),
+        "data_info": {
+            "display_name": data.display_name,
+            "num_classes": data.num_classes,
+            "input_shape": list(data.input_shape),
+            "sizes": {k: len(getattr(data, k)[1]) for k in ("train", "val", "test")},
+        },
+        "efficiency": efficiency,
+        "timing": timing,
+    }
+
+
+def run_cell(cfg: KdbenchConfig) -> dict[str, Any]:
+    """Run one cell unless a finished record exists; always leave a record behind."""
+    key = cell_key(cfg)
+    directory = cell_dir(cfg, key)
+    existing = read_record(directory)
+    if existing is not None and existing.get("status") == "ok":
+        return {**existing, "skipped": True}
+
+    base = {
+        "schema": 1,
+        "key": key,
+        "config": summary_config(cfg),
+        "resolved": canonical_config(cfg),
+        "experiment": cfg.name,
+        "versions": versions(),
+        "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    start = time.perf_counter()
+    try:
+        result = _train_cell(cfg, directory)
+    except Exception as exc:  # noqa: BLE001 - any failure becomes a failed record
+        (directory / "traceback.txt").parent.mkdir(parents=True, exist_ok=True)
+        (directory / "traceback.txt").write_text(traceback.format_exc())
+        record = {
+            **base,
+            "status": "failed",
+            "error": {"type": type(exc).__name__, "message": first_line(exc)},
+            "timing": {"total_s": time.perf_counter() - start},
+        }
+        write_json_atomic(directory / "record.json", record)
+        return record
+    result["timing"]["total_s"] = time.perf_counter() - start
+    record = {**base, "status": "ok", **result}
+    write_json_atomic(directory / "record.json", record)
+    (directory / "traceback.txt").unlink(missing_ok=True)
+    return record
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else ""
+
+
+def describe(record: dict[str, Any]) -> str:
+    """One progress line for a finished cell."""
+    c = record["config"]
+    settings = f"{c['student']:<12} {c['method']:<6}"
+    if c.get("T") is not None:
+        settings += f" T={c['T']:<4g} w2={c['w2']:<4g}"
+    else:
+        settings += " " * 15
+    settings += f" seed={c['seed']}"
+    if record.get("skipped"):
+        return f"{settings}  skipped (already recorded)"
+    if record["status"] != "ok":
+        err = record["error"]
+        return f"{settings}  FAILED {err['type']}: {err['message']}"
+    top1 = record["metrics"]["top1"]
+    return f"{settings}  top1={top1:6.2f}%  {record['timing']['total_s']:5.1f}s"
+
+
+def log_line(line: str) -> None:
+    print(line, file=sys.stdout, flush=True)

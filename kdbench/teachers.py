@@ -1,0 +1,131 @@
+"""Content-addressed teacher store: each teacher is trained once and reused.
+
+A teacher is identified by the hash of everything that determines its weights
+(architecture, data, recipe, seed, trainer limits). Training happens under a
+file lock, so parallel cells that need the same teacher train it once; the
+others wait and load it. Weights are stored with their sha256 and verified on
+every load; a corrupted file is retrained with a warning.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+import time
+import warnings
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from filelock import FileLock
+
+from kdbench.config import DistillConfig, KdbenchConfig
+from kdbench.data import TensorData, TensorDataModule
+from kdbench.distill import METHODS
+from kdbench.models import FeatureModel, create_model
+from kdbench.module import DistillationModule
+from kdbench.records import config_hash, write_json_atomic
+from kdbench.training import effective_epochs, fit_and_test
+
+log = logging.getLogger(__name__)
+
+
+def teacher_identity(cfg: KdbenchConfig) -> dict[str, Any]:
+    t = cfg.teacher
+    tr = cfg.trainer
+    return {
+        "arch": {"name": t.name, "depth": t.depth, "width": t.width},
+        "data": asdict(cfg.data),
+        "recipe": asdict(t.recipe),
+        "epochs": effective_epochs(t.recipe.epochs, tr),
+        "seed": t.seed,
+        "trainer": {
+            "limit_train_batches": tr.limit_train_batches,
+            "limit_val_batches": tr.limit_val_batches,
+            "precision": tr.precision,
+            "select": tr.select,
+        },
+    }
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class TeacherStore:
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+
+    def path(self, key: str) -> Path:
+        return self.root / key[:16]
+
+    def get(self, cfg: KdbenchConfig, data: TensorData) -> tuple[FeatureModel, dict[str, Any]]:
+        """The trained teacher for `cfg` and its meta (key, metrics, train time, cached)."""
+        key = config_hash(teacher_identity(cfg))
+        folder = self.path(key)
+        folder.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(folder / "train.lock")):
+            model = self._build(cfg, data)
+            meta = self._load(folder, model)
+            if meta is not None:
+                return model, {**meta, "cached": True}
+            meta = self._train(cfg, data, model, folder, key)
+            return model, {**meta, "cached": False}
+
+    @staticmethod
+    def _build(cfg: KdbenchConfig, data: TensorData) -> FeatureModel:
+        t = cfg.teacher
+        return create_model(
+            t.name, data.num_classes, data.in_channels, depth=t.depth, width=t.width
+        )
+
+    @staticmethod
+    def _load(folder: Path, model: FeatureModel) -> dict[str, Any] | None:
+        weights, meta_path = folder / "weights.pt", folder / "meta.json"
+        if not (weights.is_file() and meta_path.is_file()):
+            return None
+        meta = json.loads(meta_path.read_text())
+        if sha256_file(weights) != meta.get("sha256"):
+            warnings.warn(
+                f"teacher weights {weights} do not match their checksum; retraining",
+                stacklevel=2,
+            )
+            return None
+        model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+        return meta
+
+    @staticmethod
+    def _train(
+        cfg: KdbenchConfig, data: TensorData, model: FeatureModel, folder: Path, key: str
+    ) -> dict[str, Any]:
+        t = cfg.teacher
+        L.seed_everything(t.seed, workers=True, verbose=False)
+        alone = METHODS.get("none")(DistillConfig(name="none"), model, None, data.train[0][:2])
+        module = DistillationModule(model, None, alone, 1.0, 0.0, t.recipe, data.num_classes)
+        dm = TensorDataModule(data, t.recipe.batch_size, seed=t.seed)
+        start = time.perf_counter()
+        metrics, training = fit_and_test(module, dm, t.recipe.epochs, cfg.trainer, folder)
+        model = module.student.cpu()
+        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+        os.close(fd)
+        torch.save(model.state_dict(), tmp)
+        meta = {
+            "key": key,
+            "identity": teacher_identity(cfg),
+            "sha256": sha256_file(Path(tmp)),
+            "metrics": metrics,
+            "training": training,
+            "train_s": time.perf_counter() - start,
+        }
+        os.replace(tmp, folder / "weights.pt")
+        write_json_atomic(folder / "meta.json", meta)
+        return meta
