@@ -21,6 +21,7 @@ from torchmetrics.classification import (
 )
 
 from kdbench.config import RecipeConfig
+from kdbench.data.base import Batch
 from kdbench.distill import DistillMethod
 from kdbench.models import FeatureModel, ModelOutput
 
@@ -91,25 +92,25 @@ class DistillationModule(L.LightningModule):
         with torch.no_grad():
             return self.teacher.forward_features(x)
 
-    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int):
-        x, y = batch
+    def training_step(self, batch: Batch, batch_idx: int):
+        x, y, index = batch
         student_out = self.student.forward_features(x)
         hard = F.cross_entropy(student_out.logits, y)
         if self.w2 > 0 and self.method.uses_teacher:
-            soft = self.method(student_out, self._teacher_out(x), y)
+            soft = self.method(student_out, self._teacher_out(x), y, index=index)
             loss = self.w1 * hard + self.w2 * soft
         else:
             loss = hard
         self.log("train/loss", loss, on_step=False, on_epoch=True)
         return loss
 
-    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
-        x, y = batch
+    def validation_step(self, batch: Batch, batch_idx: int) -> None:
+        x, y, _ = batch
         self.val_top1.update(self.student(x), y)
         self.log("val/top1", self.val_top1, on_step=False, on_epoch=True)
 
-    def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
-        x, y = batch
+    def test_step(self, batch: Batch, batch_idx: int) -> None:
+        x, y, _ = batch
         logits = self.student(x)
         self.test_metrics.update(logits, y)
         if self.teacher is not None:

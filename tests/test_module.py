@@ -30,7 +30,7 @@ def test_training_step_updates_student_and_leaves_teacher_untouched():
     opt = torch.optim.SGD(module.parameters(), lr=0.1)
     x, y = torch.randn(8, 1, 8, 8), torch.randint(0, 10, (8,))
     student_before = [p.clone() for p in module.student.parameters()]
-    loss = module.training_step((x, y), 0)
+    loss = module.training_step((x, y, torch.arange(8)), 0)
     loss.backward()
     opt.step()
     assert all(torch.equal(a, b) for a, b in zip(before, teacher.parameters()))

@@ -18,6 +18,7 @@ from sklearn.model_selection import train_test_split
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler
 
 Split = tuple[torch.Tensor, torch.Tensor]  # images (N, C, H, W), labels (N,)
+Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # images, labels, sample indices
 
 
 @dataclass
@@ -63,9 +64,10 @@ class _SliceDataset(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self.y)
 
-    def __getitem__(self, idx: list[int]) -> Split:
+    def __getitem__(self, idx: list[int]) -> Batch:
+        """A whole batch; the indices let methods keep per-sample state (CRD's memory bank)."""
         index = torch.as_tensor(idx)
-        return self.x[index], self.y[index]
+        return self.x[index], self.y[index], index
 
 
 BatchTransform = Callable[[torch.Tensor], torch.Tensor]
@@ -102,8 +104,8 @@ class TensorDataModule(L.LightningDataModule):
     def test_dataloader(self) -> DataLoader:
         return self._loader(self.data.test, shuffle=False)
 
-    def on_after_batch_transfer(self, batch: Split, dataloader_idx: int) -> Split:
-        x, y = batch
+    def on_after_batch_transfer(self, batch: Batch, dataloader_idx: int) -> Batch:
+        x, y, index = batch
         if self.augment is not None and self.trainer is not None and self.trainer.training:
             x = self.augment(x)
-        return x, y
+        return x, y, index

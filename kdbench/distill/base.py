@@ -19,7 +19,11 @@ from kdbench.registry import Registry
 
 
 class DistillMethod(nn.Module):
-    """Base class. Subclasses implement `forward(student_out, teacher_out, labels)`."""
+    """Base class. Subclasses implement `forward(student_out, teacher_out, labels, index=None)`.
+
+    `index` holds the training samples' positions in the training split, for
+    methods that keep per-sample state (CRD's memory bank); it is None elsewhere.
+    """
 
     #: Config keys of `DistillConfig` this method reads; only these identify a cell.
     params: tuple[str, ...] = ()
@@ -37,7 +41,11 @@ class DistillMethod(nn.Module):
         self.cfg = cfg
 
     def forward(
-        self, student: ModelOutput, teacher: ModelOutput | None, labels: torch.Tensor
+        self,
+        student: ModelOutput,
+        teacher: ModelOutput | None,
+        labels: torch.Tensor,
+        index: torch.Tensor | None = None,
     ) -> torch.Tensor:
         raise NotImplementedError
 

@@ -15,7 +15,9 @@ class NoDistill(DistillMethod):
 
     uses_teacher = False
 
-    def forward(self, student: ModelOutput, teacher: ModelOutput | None, labels: torch.Tensor):
+    def forward(
+        self, student: ModelOutput, teacher: ModelOutput | None, labels: torch.Tensor, index=None
+    ):
         return student.logits.new_zeros(())
 
 
@@ -25,7 +27,9 @@ class KD(DistillMethod):
 
     params = ("T", "alpha", "w1", "w2", "t2_scaling")
 
-    def forward(self, student: ModelOutput, teacher: ModelOutput | None, labels: torch.Tensor):
+    def forward(
+        self, student: ModelOutput, teacher: ModelOutput | None, labels: torch.Tensor, index=None
+    ):
         T = self.cfg.T
         scale = T * T if self.cfg.t2_scaling else 1.0
         return soft_kl(student.logits, teacher.logits, T) * scale  # type: ignore[union-attr]
