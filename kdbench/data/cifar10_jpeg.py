@@ -5,7 +5,7 @@ into the cache, and read by the image-folder loader (which caches the decoded
 arrays). JPEG at quality ~75 is lossy, so results are reported as
 "CIFAR-10 (JPEG)", never as CIFAR-10.
 
-`python -m kdbench.data.cifar10_jpeg` (or `make data`) prepares it ahead of time.
+`make data` (`kdbench.data.cifar10_jpeg.main`) prepares it ahead of time.
 """
 
 from __future__ import annotations
@@ -100,7 +100,3 @@ def main() -> None:
         sys.exit(2)
     sizes = ", ".join(f"{s}: {len(arrays[f'y_{s}'])}" for s in ("train", "test"))
     print(f"{DISPLAY_NAME} ready in {folder} ({sizes}; {time.perf_counter() - start:.1f} s)")
-
-
-if __name__ == "__main__":
-    main()

@@ -50,9 +50,18 @@ def _reconstruct(*args: Any) -> Any:
     return reconstruct(*args)
 
 
+def _frombuffer(buf: Any, dtype: Any, shape: Any, order: str) -> np.ndarray:
+    """numpy's protocol-5 array constructor (`numpy._core.numeric._frombuffer`)."""
+    if not isinstance(dtype, np.dtype) or dtype.hasobject:
+        raise pickle.UnpicklingError("object arrays are not plain data")
+    return np.frombuffer(buf, dtype=dtype).reshape(shape, order=order)
+
+
 _ALLOWED: dict[tuple[str, str], Any] = {
     ("numpy.core.multiarray", "_reconstruct"): _reconstruct,  # numpy 1.x pickles
     ("numpy._core.multiarray", "_reconstruct"): _reconstruct,  # numpy 2.x pickles
+    ("numpy.core.numeric", "_frombuffer"): _frombuffer,  # protocol 5
+    ("numpy._core.numeric", "_frombuffer"): _frombuffer,
     ("numpy", "ndarray"): np.ndarray,
     ("numpy", "dtype"): _safe_dtype,
     ("_codecs", "encode"): _latin1_encode,
