@@ -57,9 +57,16 @@ def image_data(
             raise ConfigError(f"data.{key}={value} is invalid: must be >= 1 (or null for all)")
     keep = stratified_subset(train[1], cfg.train_subset, cfg.split_seed)
     if val is None:
+        n_classes = np.count_nonzero(np.bincount(train[1][keep]))
+        n_val = max(n_classes, round(cfg.val_fraction * len(keep)))  # one per class at least
+        if len(keep) - n_val < n_classes:
+            raise ConfigError(
+                f"{len(keep)} training images are too few to hold out a validation split "
+                f"for {n_classes} classes; use more images (data.train_subset) or add val/"
+            )
         train_idx, val_idx = train_test_split(
             keep,
-            test_size=cfg.val_fraction,
+            test_size=n_val,
             stratify=train[1][keep],
             random_state=cfg.split_seed,
         )
