@@ -13,7 +13,7 @@ BIN   := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test test-full sweep report figures lint clean
+.PHONY: help venv run test test-full sweep report figures lint clean data bench
 
 help:  ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -46,6 +46,12 @@ test: $(STAMP)  ## the fast test suite (a few minutes on 2 cores)
 
 test-full: $(STAMP)  ## every test, slow ones included
 	$(BIN)/python -m pytest -m "slow or not slow"
+
+data: $(STAMP)  ## CIFAR-10 (JPEG): verify, unpack and decode the shared archive into .cache/kdbench
+	$(BIN)/python -c "from kdbench.data.cifar10_jpeg import main; main()"
+
+bench: $(STAMP)  ## speed benchmarks, written to results/bench/*.md
+	$(BIN)/python bench/train_speed.py
 
 lint: $(STAMP)  ## ruff check and format check
 	$(BIN)/ruff check kdbench tests

@@ -25,12 +25,15 @@ class DataConfig:
     val_fraction: float = 0.1  # share of the training set held out for model selection
     test_fraction: float = 0.2  # for data sets without an official test split (digits)
     split_seed: int = 0  # the split is fixed across cells, independent of the run seed
-    augment: bool = False
+    augment: bool = False  # random crop (4-pixel padding) + horizontal flip, on the device
     # synthetic data (tests): samples, classes and image shape
     num_samples: int = 600
-    num_classes: int = 10
-    channels: int = 1
-    image_size: int = 8
+    num_classes: int | None = 10  # image folders: the expected class count (null: as found)
+    channels: int = 1  # image folders: 1 (grey) or 3 (RGB)
+    image_size: int = 8  # image folders: images are resized to image_size x image_size
+    # image data sets: fixed, class-stratified subsets (null = all)
+    train_subset: int | None = None  # of the official training set, before val is held out
+    test_subset: int | None = None
 
 
 @dataclass
@@ -99,6 +102,8 @@ class TrainerConfig:
     limit_train_batches: Any = None
     limit_val_batches: Any = None
     select: str = "best_val"  # checkpoint evaluated on test: best_val | last
+    channels_last: bool = False  # NHWC memory format for models and batches (faster convs on GPU)
+    compile: bool = False  # torch.compile the student and teacher (nn.Module.compile)
 
 
 @dataclass

@@ -67,10 +67,31 @@ class DistillationModule(L.LightningModule):
         if teacher is not None:
             teacher.requires_grad_(False).eval()
         self.w1, self.w2 = w1, w2
+        self.num_classes = num_classes
         self.recipe = recipe
         self.val_top1 = MulticlassAccuracy(num_classes, average="micro")
         self.test_metrics = test_metrics(num_classes)
         self.agreement = MulticlassAccuracy(num_classes, average="micro")
+        self.channels_last = False
+        # Teacher logits of un-augmented passes, per split: (logits, filled) by sample index.
+        self._teacher_cache: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def apply_speed_options(self, channels_last: bool = False, compile: bool = False) -> None:
+        """NHWC memory format for models and batches; `torch.compile` of student and teacher.
+
+        `nn.Module.compile` compiles in place, so parameter names (and the
+        checkpoint, and the stored teacher) stay those of the eager model.
+        """
+        self.channels_last = channels_last
+        models = [m for m in (self.student, self.teacher) if m is not None]
+        for m in models:
+            if channels_last:
+                m.to(memory_format=torch.channels_last)
+            if compile:
+                m.compile()
+
+    def _input(self, x: torch.Tensor) -> torch.Tensor:
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
 
     # The teacher is not a child module, so device moves must be done by hand.
     def _teacher_to_device(self) -> None:
@@ -92,8 +113,34 @@ class DistillationModule(L.LightningModule):
         with torch.no_grad():
             return self.teacher.forward_features(x)
 
+    def teacher_logits(self, split: str, x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        """The teacher's logits for un-augmented samples of `split`, computed once per sample.
+
+        Validation, test agreement and calibration see the same images every
+        time, so the frozen teacher runs on each split once, not once per pass.
+        """
+        assert self.teacher is not None
+        logits, filled = self._teacher_cache.get(split, (None, None))
+        size = int(index.max()) + 1
+        if logits is None or len(filled) < size or logits.device != x.device:
+            grown = max(size, 0 if filled is None else len(filled))
+            new_logits = torch.zeros(grown, self.num_classes, device=x.device)
+            new_filled = torch.zeros(grown, dtype=torch.bool, device=x.device)
+            if logits is not None:
+                new_logits[: len(filled)] = logits.to(x.device)
+                new_filled[: len(filled)] = filled.to(x.device)
+            logits, filled = new_logits, new_filled
+            self._teacher_cache[split] = (logits, filled)
+        missing = ~filled[index]
+        if bool(missing.any()):
+            with torch.no_grad():
+                logits[index[missing]] = self.teacher(x[missing]).float()
+            filled[index[missing]] = True
+        return logits[index]
+
     def training_step(self, batch: Batch, batch_idx: int):
         x, y, index = batch
+        x = self._input(x)
         student_out = self.student.forward_features(x)
         hard = F.cross_entropy(student_out.logits, y)
         if self.w2 > 0 and self.method.uses_teacher:
@@ -106,16 +153,16 @@ class DistillationModule(L.LightningModule):
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
         x, y, _ = batch
-        self.val_top1.update(self.student(x), y)
+        self.val_top1.update(self.student(self._input(x)), y)
         self.log("val/top1", self.val_top1, on_step=False, on_epoch=True)
 
     def test_step(self, batch: Batch, batch_idx: int) -> None:
-        x, y, _ = batch
+        x, y, index = batch
+        x = self._input(x)
         logits = self.student(x)
         self.test_metrics.update(logits, y)
         if self.teacher is not None:
-            with torch.no_grad():
-                self.agreement.update(logits, self.teacher(x).argmax(dim=1))
+            self.agreement.update(logits, self.teacher_logits("test", x, index).argmax(dim=1))
 
     def on_test_epoch_end(self) -> None:
         for name, value in self.test_metrics.compute().items():

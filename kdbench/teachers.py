@@ -109,7 +109,7 @@ class TeacherStore:
     ) -> dict[str, Any]:
         t = cfg.teacher
         L.seed_everything(t.seed, workers=True, verbose=False)
-        alone = METHODS.get("none")(DistillConfig(name="none"), model, None, data.train[0][:2])
+        alone = METHODS.get("none")(DistillConfig(name="none"), model, None, data.example())
         module = DistillationModule(model, None, alone, 1.0, 0.0, t.recipe, data.num_classes)
         dm = TensorDataModule(data, t.recipe.batch_size, seed=t.seed)
         start = time.perf_counter()

@@ -62,6 +62,7 @@ def fit_and_test(
         num_sanity_val_steps=0,
         default_root_dir=str(workdir),
     )
+    module.apply_speed_options(trainer_cfg.channels_last, trainer_cfg.compile)
     trainer.fit(module, datamodule=datamodule)
     ckpt = "best" if trainer_cfg.select == "best_val" else "last"
     (results,) = trainer.test(module, datamodule=datamodule, ckpt_path=ckpt, verbose=False)

@@ -21,7 +21,10 @@ from .conftest import compose_config
         ("teacher.name=vit", "teacher.name='vit' is invalid: known models:"),
         ("train.epochs=0", "train.epochs=0 is invalid: must be >= 1"),
         ("train.batch_size=0", "train.batch_size=0 is invalid"),
-        ("data.name=imagenet", "data.name='imagenet' is invalid: known data sets: digits"),
+        (
+            "data.name=imagenet",
+            "data.name='imagenet' is invalid: known data sets: cifar10, cifar100, cifar10_jpeg, digits",
+        ),
         ("distill.name=magic", "distill.name='magic' is invalid: known methods:"),
     ],
 )

@@ -4,6 +4,10 @@ A per-sample `Dataset` plus collate costs a Python call per image; on small
 images that dominates a training step (measured 1.6x slower on digits). Here a
 batch is one index into a tensor: the sampler yields index lists and the
 dataset returns `x[idx], y[idx]`.
+
+Image data sets stay uint8 (on the GPU too: moved there once in `setup`);
+`TensorData.prepare` turns a batch into what models take (augmented when
+training, float, normalized with the data set's own statistics) on the device.
 """
 
 from __future__ import annotations
@@ -17,8 +21,11 @@ import torch
 from sklearn.model_selection import train_test_split
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler
 
+from kdbench.data.augment import normalize, to_float
+
 Split = tuple[torch.Tensor, torch.Tensor]  # images (N, C, H, W), labels (N,)
 Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # images, labels, sample indices
+BatchTransform = Callable[[torch.Tensor], torch.Tensor]
 
 
 @dataclass
@@ -30,6 +37,22 @@ class TensorData:
     test: Split
     num_classes: int
     display_name: str  # how reports name it, e.g. "CIFAR-10 (JPEG)"
+    mean: tuple[float, ...] | None = None  # per-channel statistics of the training split,
+    std: tuple[float, ...] | None = None  # on the [0, 1] scale; None: no normalization
+    augment: BatchTransform | None = None  # applied to training batches only
+
+    def prepare(self, x: torch.Tensor, training: bool = False) -> torch.Tensor:
+        """A stored batch -> model input: augment (training), uint8 -> float, normalize."""
+        if training and self.augment is not None:
+            x = self.augment(x)
+        x = to_float(x)
+        if self.mean is not None and self.std is not None:
+            x = normalize(x, self.mean, self.std)
+        return x
+
+    def example(self, n: int = 2) -> torch.Tensor:
+        """The first `n` training images as model input (methods size their adapters on it)."""
+        return self.prepare(self.train[0][:n])
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -66,11 +89,8 @@ class _SliceDataset(torch.utils.data.Dataset):
 
     def __getitem__(self, idx: list[int]) -> Batch:
         """A whole batch; the indices let methods keep per-sample state (CRD's memory bank)."""
-        index = torch.as_tensor(idx)
+        index = torch.as_tensor(idx, device=self.y.device)
         return self.x[index], self.y[index], index
-
-
-BatchTransform = Callable[[torch.Tensor], torch.Tensor]
 
 
 class TensorDataModule(L.LightningDataModule):
@@ -83,10 +103,21 @@ class TensorDataModule(L.LightningDataModule):
         self.data = data
         self.batch_size = batch_size
         self.seed = seed
-        self.augment = augment
+        self.augment = augment if augment is not None else data.augment
+        self._resident: dict[str, Split] = {}
 
-    def _loader(self, split: Split, shuffle: bool) -> DataLoader:
-        dataset = _SliceDataset(split)
+    def setup(self, stage: str) -> None:
+        """Move the splits to the compute device once (uint8), so batches are sliced there."""
+        device = self.trainer.strategy.root_device if self.trainer is not None else None
+        for name in ("train", "val", "test"):
+            x, y = getattr(self.data, name)
+            self._resident[name] = (x.to(device), y.to(device)) if device is not None else (x, y)
+
+    def _split(self, name: str) -> Split:
+        return self._resident.get(name) or getattr(self.data, name)
+
+    def _loader(self, name: str, shuffle: bool) -> DataLoader:
+        dataset = _SliceDataset(self._split(name))
         if shuffle:
             generator = torch.Generator().manual_seed(self.seed)
             order = RandomSampler(dataset, generator=generator)
@@ -96,16 +127,18 @@ class TensorDataModule(L.LightningDataModule):
         return DataLoader(dataset, sampler=sampler, batch_size=None)
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader(self.data.train, shuffle=True)
+        return self._loader("train", shuffle=True)
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader(self.data.val, shuffle=False)
+        return self._loader("val", shuffle=False)
 
     def test_dataloader(self) -> DataLoader:
-        return self._loader(self.data.test, shuffle=False)
+        return self._loader("test", shuffle=False)
 
     def on_after_batch_transfer(self, batch: Batch, dataloader_idx: int) -> Batch:
         x, y, index = batch
-        if self.augment is not None and self.trainer is not None and self.trainer.training:
+        training = self.trainer is not None and self.trainer.training
+        if training and self.augment is not None:
             x = self.augment(x)
+        x = self.data.prepare(x, training=False)  # float + normalization; augmented above
         return x, y, index

@@ -1,0 +1,27 @@
+"""bench/train_speed.py runs both paths and writes both ratios (tiny sizes; no times asserted)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _bench():
+    spec = importlib.util.spec_from_file_location("train_speed", REPO / "bench" / "train_speed.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_train_speed_writes_both_ratios(tmp_path, capsys):
+    out = tmp_path / "train_speed.md"
+    args = ["--student", "cnn", "--teacher", "cnn", "--batch-size", "8", "--steps", "2"]
+    args += ["--warmup", "1", "--repeats", "1", "--out", str(out)]
+    ratios = _bench().main(args)
+    assert set(ratios) == {"overhead_ratio", "kd_ratio"} and all(r > 0 for r in ratios.values())
+    text = out.read_text()
+    assert "| kdbench / plain loop |" in text and "| KD step / student-alone step |" in text
+    assert f"{ratios['overhead_ratio']:.3f}" in text
+    assert "kdbench / plain loop" in capsys.readouterr().out
