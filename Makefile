@@ -8,12 +8,14 @@ TORCH_SPEC  ?= torch==2.13.0
 EXP         ?= quick
 RESULTS     ?= results
 ARGS        ?=
+# Benchmarks `make bench` runs, in order; each writes results/bench/<name>.md
+BENCHES     ?= bench/latency.py
 
 BIN   := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test test-full sweep report figures lint clean
+.PHONY: help venv run test test-full sweep report figures lint clean profile bench
 
 help:  ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -41,6 +43,12 @@ report: $(STAMP)  ## tables and figures for a sweep: make report EXP=<experiment
 
 figures: report  ## figures for a sweep (written by the report)
 
+profile: $(STAMP)  ## params, MFLOPs, size, latency (torch, ORT fp32/int8) of every model alone
+	$(BIN)/kdbench-profile $(ARGS)
+
+bench: $(STAMP)  ## benchmarks (bench/*.py): latency ratios ORT fp32/eager, int8/fp32
+	@for b in $(BENCHES); do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
 test: $(STAMP)  ## the fast test suite (a few minutes on 2 cores)
 	$(BIN)/python -m pytest
 
@@ -48,8 +56,8 @@ test-full: $(STAMP)  ## every test, slow ones included
 	$(BIN)/python -m pytest -m "slow or not slow"
 
 lint: $(STAMP)  ## ruff check and format check
-	$(BIN)/ruff check kdbench tests
-	$(BIN)/ruff format --check kdbench tests
+	$(BIN)/ruff check kdbench tests bench
+	$(BIN)/ruff format --check kdbench tests bench
 
 clean:  ## remove caches and build outputs (keeps .venv and results/)
 	rm -rf .pytest_cache .ruff_cache build *.egg-info outputs multirun lightning_logs

@@ -98,14 +98,7 @@ def _train_cell(cfg: KdbenchConfig, directory: Path) -> dict[str, Any]:
     t0 = time.perf_counter()
     e = cfg.efficiency
     efficiency = (
-        profile_student(
-            module.student,
-            data.input_shape,
-            e.threads,
-            tuple(e.batch_sizes),
-            e.warmup,
-            e.min_time_s,
-        )
+        profile_student(module.student, data.input_shape, e, data.train[0], data.test)
         if e.enabled
         else {}
     )
