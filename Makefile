@@ -8,12 +8,14 @@ TORCH_SPEC  ?= torch==2.13.0
 EXP         ?= quick
 RESULTS     ?= results
 ARGS        ?=
+# Benchmarks `make bench` runs, in order; each writes results/bench/<name>.md
+BENCHES     ?= bench/latency.py bench/train_speed.py
 
 BIN   := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test test-full sweep report figures lint clean data bench
+.PHONY: help venv run test test-full sweep report figures lint clean data profile bench
 
 help:  ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -41,6 +43,12 @@ report: $(STAMP)  ## tables and figures for a sweep: make report EXP=<experiment
 
 figures: report  ## figures for a sweep (written by the report)
 
+profile: $(STAMP)  ## params, MFLOPs, size, latency (torch, ORT fp32/int8) of every model alone
+	$(BIN)/kdbench-profile $(ARGS)
+
+bench: $(STAMP)  ## benchmarks: latency ratios (ORT/eager, int8/fp32), training overhead (vs plain loop, KD/alone); results/bench/*.md
+	@for b in $(BENCHES); do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
 test: $(STAMP)  ## the fast test suite (a few minutes on 2 cores)
 	$(BIN)/python -m pytest
 
@@ -50,12 +58,9 @@ test-full: $(STAMP)  ## every test, slow ones included
 data: $(STAMP)  ## CIFAR-10 (JPEG): verify, unpack and decode the shared archive into .cache/kdbench
 	$(BIN)/python -c "from kdbench.data.cifar10_jpeg import main; main()"
 
-bench: $(STAMP)  ## speed benchmarks, written to results/bench/*.md
-	$(BIN)/python bench/train_speed.py
-
 lint: $(STAMP)  ## ruff check and format check
-	$(BIN)/ruff check kdbench tests
-	$(BIN)/ruff format --check kdbench tests
+	$(BIN)/ruff check kdbench tests bench
+	$(BIN)/ruff format --check kdbench tests bench
 
 clean:  ## remove caches and build outputs (keeps .venv and results/)
 	rm -rf .pytest_cache .ruff_cache build *.egg-info outputs multirun lightning_logs

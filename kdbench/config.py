@@ -108,11 +108,18 @@ class TrainerConfig:
 
 @dataclass
 class EfficiencyConfig:
+    """How the student alone is measured (kdbench.efficiency)."""
+
     enabled: bool = True
     threads: int = 1  # as on a small device
-    warmup: int = 10
-    min_time_s: float = 0.3
-    batch_sizes: list[int] = field(default_factory=lambda: [1])
+    warmup: int = 10  # untimed runs before timing
+    min_time_s: float = 1.0  # timed runs cover at least this long ...
+    min_runs: int = 5  # ... and number at least this many
+    batch_sizes: list[int] = field(default_factory=lambda: [1, 32])
+    backends: list[str] = field(default_factory=lambda: ["torch_fp32", "ort_fp32", "ort_int8"])
+    calibration_size: int = 256  # training images that calibrate the static int8 model
+    int8_per_channel: bool = False
+    exporter: str = "torchscript"  # torchscript (fast) | dynamo
 
 
 @dataclass
@@ -156,6 +163,22 @@ def _check_recipe(prefix: str, recipe: RecipeConfig, optimizers: list[str]) -> N
         f"{prefix}.optim.schedule",
         recipe.optim.schedule,
         f"one of {', '.join(SCHEDULES)}",
+    )
+
+
+def _check_efficiency(e: EfficiencyConfig) -> None:
+    from kdbench.efficiency import BACKENDS, EXPORTERS
+
+    for b in e.backends:
+        _check(b in BACKENDS, "efficiency.backends", b, f"known backends: {', '.join(BACKENDS)}")
+    _check(
+        e.exporter in EXPORTERS, "efficiency.exporter", e.exporter, f"one of {', '.join(EXPORTERS)}"
+    )
+    _check(e.warmup >= 0, "efficiency.warmup", e.warmup, "must be >= 0")
+    _check(e.min_time_s >= 0, "efficiency.min_time_s", e.min_time_s, "must be >= 0")
+    _check(e.min_runs >= 1, "efficiency.min_runs", e.min_runs, "must be >= 1")
+    _check(
+        e.calibration_size >= 1, "efficiency.calibration_size", e.calibration_size, "must be >= 1"
     )
 
 
@@ -227,4 +250,5 @@ def validate(cfg: DictConfig | KdbenchConfig) -> KdbenchConfig:
         "every batch size must be >= 1",
     )
     _check(c.efficiency.threads >= 1, "efficiency.threads", c.efficiency.threads, "must be >= 1")
+    _check_efficiency(c.efficiency)
     return c

@@ -101,10 +101,9 @@ def _train_cell(cfg: KdbenchConfig, directory: Path) -> dict[str, Any]:
         profile_student(
             module.student,
             data.input_shape,
-            e.threads,
-            tuple(e.batch_sizes),
-            e.warmup,
-            e.min_time_s,
+            e,
+            calibration=data.example(e.calibration_size),  # model inputs, not stored uint8
+            test=(data.prepare(data.test[0]), data.test[1]),
         )
         if e.enabled
         else {}

@@ -1,0 +1,40 @@
+"""Static costs of a network: parameters, forward FLOPs, size of its fp32 weights."""
+
+from __future__ import annotations
+
+import io
+
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+
+def count_params(model: nn.Module, trainable_only: bool = False) -> int:
+    """Number of parameters (all, or only those with `requires_grad`)."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+def count_flops(model: nn.Module, input_shape: tuple[int, ...]) -> int:
+    """Forward FLOPs for one input of `input_shape` (with batch dim), 2 per MAC.
+
+    FlopCounterMode counts the aten ops that run (conv, matmul, addmm, ...), so
+    the figure follows the executed graph rather than a per-layer formula;
+    elementwise ops (BN, ReLU, adds) are not counted, as in the published counts.
+    """
+    x = torch.zeros(input_shape)
+    was_training = model.training
+    model.eval()
+    counter = FlopCounterMode(display=False)
+    try:
+        with counter, torch.no_grad():
+            model(x)
+    finally:
+        model.train(was_training)
+    return int(counter.get_total_flops())
+
+
+def state_dict_bytes(model: nn.Module) -> int:
+    """Size of the fp32 state dict as `torch.save` writes it."""
+    buffer = io.BytesIO()
+    torch.save(model.state_dict(), buffer)
+    return buffer.getbuffer().nbytes

@@ -1,0 +1,116 @@
+"""The `efficiency` block of a record: counts, sizes, ONNX parity, int8 accuracy, latency.
+
+Everything is measured on a copy of the student alone, on CPU, in eval mode:
+never the teacher, a method's adapters or the training graph.
+"""
+
+from __future__ import annotations
+
+import copy
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from kdbench.config import EfficiencyConfig
+from kdbench.efficiency.backends import BACKENDS, Artifacts, time_backend
+from kdbench.efficiency.counts import count_flops, count_params, state_dict_bytes
+from kdbench.efficiency.export import export_onnx, max_abs_diff, ort_session
+from kdbench.efficiency.int8 import ort_top1, quantize_int8
+from kdbench.efficiency.latency import host_info
+
+Split = tuple[torch.Tensor, torch.Tensor]
+PARITY_SAMPLES = 8
+
+
+def _subset(images: torch.Tensor, size: int, seed: int = 0) -> torch.Tensor:
+    """A fixed random subset, so every cell of a sweep calibrates on the same images."""
+    if len(images) <= size:
+        return images
+    order = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))
+    return images[order[:size]]
+
+
+def _random_images(n: int, input_shape: tuple[int, ...], seed: int) -> torch.Tensor:
+    return torch.randn((n, *input_shape), generator=torch.Generator().manual_seed(seed))
+
+
+def profile_student(
+    model: nn.Module,
+    input_shape: tuple[int, ...],
+    cfg: EfficiencyConfig | None = None,
+    calibration: torch.Tensor | None = None,
+    test: Split | None = None,
+) -> dict[str, Any]:
+    """Measure `model` for one input of `input_shape` (C, H, W) under `cfg`.
+
+    `calibration` (training images) calibrates the int8 model; without it the
+    int8 model is calibrated on random normal inputs (fine for speed, not for
+    accuracy). `test` (images, labels) gives the int8 and fp32 top-1 on the same
+    split; without it `int8` holds None values.
+    """
+    cfg = cfg or EfficiencyConfig()
+    model = copy.deepcopy(model).cpu().eval()
+    shape = tuple(int(s) for s in input_shape)
+    flops = count_flops(model, (1, *shape))
+    params = count_params(model)
+    size = state_dict_bytes(model)
+    result: dict[str, Any] = {
+        "params": params,
+        "params_m": params / 1e6,
+        "params_trainable": count_params(model, trainable_only=True),
+        "flops": flops,
+        "macs": flops // 2,
+        "mflops": flops / 1e6,
+        "size_bytes": size,
+        "size_kb": size / 1024,
+        "onnx_fp32_size_kb": None,
+        "onnx_int8_size_kb": None,
+        "onnx_max_abs_diff": None,
+        "int8": {"top1": None, "top1_delta": None},
+    }
+    needs = {BACKENDS.get(name).artifact for name in cfg.backends}
+    art = Artifacts(model, cfg.threads)
+    with tempfile.TemporaryDirectory(prefix="kdbench-onnx-") as tmp:
+        if needs & {"onnx_fp32", "onnx_int8"}:
+            fp32 = export_onnx(model, shape, Path(tmp) / "model.onnx", cfg.exporter)
+            art.files["onnx_fp32"] = fp32
+            result["onnx_fp32_size_kb"] = fp32.stat().st_size / 1024
+            session = ort_session(fp32, cfg.threads)
+            sample = test[0][:PARITY_SAMPLES] if test is not None else None
+            if sample is None or len(sample) == 0:
+                sample = _random_images(PARITY_SAMPLES, shape, seed=1)
+            result["onnx_max_abs_diff"] = max_abs_diff(model, session, sample.float())
+        if "onnx_int8" in needs:
+            images = (
+                _subset(calibration, cfg.calibration_size)
+                if calibration is not None and len(calibration)
+                else _random_images(cfg.calibration_size, shape, seed=2)
+            )
+            int8 = quantize_int8(
+                fp32, Path(tmp) / "model.int8.onnx", images.float().numpy(), cfg.int8_per_channel
+            )
+            art.files["onnx_int8"] = int8
+            result["onnx_int8_size_kb"] = int8.stat().st_size / 1024
+            if test is not None and len(test[1]):
+                x, y = test[0].float().numpy(), test[1].numpy()
+                top1 = ort_top1(ort_session(int8, cfg.threads), x, y)
+                result["int8"] = {"top1": top1, "top1_delta": top1 - ort_top1(session, x, y)}
+        result["latency"] = {
+            name: {
+                f"bs{b}": time_backend(
+                    name,
+                    art,
+                    _random_images(b, shape, seed=b).numpy(),
+                    cfg.warmup,
+                    cfg.min_time_s,
+                    cfg.min_runs,
+                )
+                for b in cfg.batch_sizes
+            }
+            for name in cfg.backends
+        }
+    result["host"] = host_info(cfg.threads)
+    return result
