@@ -28,7 +28,7 @@ BLOCKS = {0.2: (3, 3, 3), 0.3: (3, 7, 3)}  # other sizes: (3, 7, 3)
 
 def shuffle(x: torch.Tensor, groups: int = 2) -> torch.Tensor:
     n, c, h, w = x.shape
-    return x.view(n, groups, c // groups, h, w).transpose(1, 2).reshape(n, c, h, w)
+    return x.reshape(n, groups, c // groups, h, w).transpose(1, 2).reshape(n, c, h, w)
 
 
 def conv_bn(
