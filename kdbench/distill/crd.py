@@ -124,8 +124,9 @@ class CRD(DistillMethod):
             raise KdbenchError(
                 "crd needs the batch's sample indices (index=...) for its memory bank"
             )
-        vs = self.embed_s(student.embedding)
-        vt = self.embed_t(teacher.embedding.detach())  # type: ignore[union-attr]
+        # float32 scores and bank updates, also under mixed precision
+        vs = self.embed_s(student.embedding).float()
+        vt = self.embed_t(teacher.embedding.detach()).float()  # type: ignore[union-attr]
         out_s, out_t = self.memory(vs, vt, index)
         n = self.memory.num_data
         return nce_loss(out_s, n) + nce_loss(out_t, n)
