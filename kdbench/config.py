@@ -75,6 +75,16 @@ def model_label(m: ModelConfig) -> str:
 class TeacherConfig(ModelConfig):
     seed: int = 0  # teachers are shared across student seeds unless this is set per cell
     recipe: RecipeConfig = field(default_factory=RecipeConfig)
+    # Non-empty: an ensemble of these members (each trained with `recipe`, stored like a
+    # single teacher); soft targets are the mean of their softened distributions.
+    ensemble: list[ModelConfig] = field(default_factory=list)
+
+
+def teacher_label(t: TeacherConfig) -> str:
+    """`cnn-w2`, or for an ensemble its members joined by `+`."""
+    if t.ensemble:
+        return "+".join(model_label(m) for m in t.ensemble)
+    return model_label(t)
 
 
 @dataclass
@@ -90,6 +100,21 @@ class DistillConfig:
     w1: float | None = None
     w2: float | None = None
     t2_scaling: bool = True  # multiply the soft term by T^2 (Hinton et al.)
+    # Method-specific keys (kdbench/distill/*): each method's `params` names the ones it reads.
+    logit_stand: bool = False  # KD/DKD: z-score logits per sample before /T (Sun et al., 2024)
+    dkd_alpha: float = 1.0  # DKD: weight of the target-class part (TCKD)
+    dkd_beta: float = 8.0  # DKD: weight of the non-target part (NCKD)
+    warmup: int = 0  # DKD: epochs over which the term ramps up linearly from 0
+    dist_beta: float = 1.0  # DIST: weight of the inter-class (per-sample) relation
+    dist_gamma: float = 1.0  # DIST: weight of the intra-class (per-class) relation
+    hint_layer: int | None = None  # FitNet: student stage of the hint; None = the middle one
+    at_p: float = 2.0  # AT: power of the activation map
+    rkd_distance: float = 25.0  # RKD: weight of the distance term
+    rkd_angle: float = 50.0  # RKD: weight of the angle term
+    crd_feat_dim: int = 128  # CRD: embedding size
+    crd_nce_k: int = 16384  # CRD: negatives per positive (capped at the training set size)
+    crd_nce_t: float = 0.07  # CRD: temperature of the critic
+    crd_momentum: float = 0.5  # CRD: memory bank update momentum
 
 
 @dataclass
@@ -201,7 +226,9 @@ def validate(cfg: DictConfig | KdbenchConfig) -> KdbenchConfig:
     from kdbench.module import OPTIMIZERS
 
     c: KdbenchConfig = cfg if isinstance(cfg, KdbenchConfig) else OmegaConf.to_object(cfg)  # type: ignore[assignment]
-    for key, model in (("teacher", c.teacher), ("student", c.student)):
+    members = [(f"teacher.ensemble[{i}]", m) for i, m in enumerate(c.teacher.ensemble)]
+    models = members or [("teacher", c.teacher)]
+    for key, model in (*models, ("student", c.student)):
         _check(
             model.name in MODELS, f"{key}.name", model.name, f"known models: {', '.join(MODELS)}"
         )

@@ -20,7 +20,7 @@ import lightning as L
 import torch
 
 import kdbench
-from kdbench.config import KdbenchConfig, loss_weights, model_label
+from kdbench.config import KdbenchConfig, loss_weights, model_label, teacher_label
 from kdbench.data import TensorDataModule, load_data
 from kdbench.distill import METHODS
 from kdbench.efficiency import profile_student
@@ -37,7 +37,7 @@ def summary_config(cfg: KdbenchConfig) -> dict[str, Any]:
     w1, w2 = loss_weights(cfg.distill) if method.uses_teacher else (1.0, 0.0)
     flat: dict[str, Any] = {
         "data": cfg.data.name,
-        "teacher": model_label(cfg.teacher) if method.uses_teacher else None,
+        "teacher": teacher_label(cfg.teacher) if method.uses_teacher else None,
         "student": model_label(cfg.student),
         "student_name": cfg.student.name,
         "student_depth": cfg.student.depth,
@@ -86,7 +86,7 @@ def _train_cell(cfg: KdbenchConfig, directory: Path) -> dict[str, Any]:
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     s = cfg.student
     student = create_model(s.name, data.num_classes, data.in_channels, depth=s.depth, width=s.width)
-    method = method_cls(cfg.distill, student, teacher, data.example())
+    method = method_cls(cfg.distill, student, teacher, data.example(), num_train=len(data.train[1]))
     w1, w2 = loss_weights(cfg.distill) if method_cls.uses_teacher else (1.0, 0.0)
     module = DistillationModule(student, teacher, method, w1, w2, cfg.train, data.num_classes)
     dm = TensorDataModule(data, cfg.train.batch_size, seed=cfg.seed)

@@ -16,7 +16,7 @@ import os
 import tempfile
 import time
 import warnings
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,8 @@ from kdbench.config import DistillConfig, KdbenchConfig
 from kdbench.data import TensorData, TensorDataModule
 from kdbench.distill import METHODS
 from kdbench.models import FeatureModel, create_model
-from kdbench.module import DistillationModule
+from kdbench.models.ensemble import EnsembleTeacher
+from kdbench.module import DistillationModule, test_metrics
 from kdbench.records import config_hash, write_json_atomic
 from kdbench.training import effective_epochs, fit_and_test
 
@@ -70,6 +71,34 @@ class TeacherStore:
 
     def get(self, cfg: KdbenchConfig, data: TensorData) -> tuple[FeatureModel, dict[str, Any]]:
         """The trained teacher for `cfg` and its meta (key, metrics, train time, cached)."""
+        if cfg.teacher.ensemble:
+            return self._get_ensemble(cfg, data)
+        return self._get_single(cfg, data)
+
+    def _get_ensemble(
+        self, cfg: KdbenchConfig, data: TensorData
+    ) -> tuple[FeatureModel, dict[str, Any]]:
+        """Each member is stored (and shared) as the single teacher it is; the ensemble
+        is evaluated on the test split for its own metrics."""
+        members, metas = [], []
+        for m in cfg.teacher.ensemble:
+            t = replace(cfg.teacher, name=m.name, depth=m.depth, width=m.width, ensemble=[])
+            model, meta = self._get_single(replace(cfg, teacher=t), data)
+            members.append(model)
+            metas.append(meta)
+        ensemble = EnsembleTeacher(members, cfg.distill.T).eval()
+        return ensemble, {
+            "key": config_hash([m["key"] for m in metas]),
+            "sha256": config_hash([m["sha256"] for m in metas]),
+            "cached": all(m["cached"] for m in metas),
+            "train_s": sum(m["train_s"] for m in metas),
+            "metrics": evaluate(ensemble, data),
+            "members": [{k: m[k] for k in ("key", "sha256", "metrics")} for m in metas],
+        }
+
+    def _get_single(
+        self, cfg: KdbenchConfig, data: TensorData
+    ) -> tuple[FeatureModel, dict[str, Any]]:
         key = config_hash(teacher_identity(cfg))
         folder = self.path(key)
         folder.mkdir(parents=True, exist_ok=True)
@@ -129,3 +158,16 @@ class TeacherStore:
         os.replace(tmp, folder / "weights.pt")
         write_json_atomic(folder / "meta.json", meta)
         return meta
+
+
+def evaluate(model: FeatureModel, data: TensorData) -> dict[str, float]:
+    """Test metrics of a model that needs no training (an ensemble), in percent.
+
+    Stored images go through `data.prepare` (uint8 -> normalized float) per chunk.
+    """
+    metrics = test_metrics(data.num_classes)
+    x, y = data.test
+    with torch.no_grad():
+        for i in range(0, len(y), 256):
+            metrics.update(model(data.prepare(x[i : i + 256])), y[i : i + 256])
+    return {k: 100.0 * float(v) for k, v in metrics.compute().items()}

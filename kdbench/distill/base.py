@@ -36,9 +36,13 @@ class DistillMethod(nn.Module):
         student: FeatureModel,
         teacher: FeatureModel | None,
         sample: torch.Tensor,
+        num_train: int = 0,
     ) -> None:
+        """`sample`: a few training inputs for a dry forward that sizes adapters;
+        `num_train`: the training split's size, for per-sample state (CRD)."""
         super().__init__()
         self.cfg = cfg
+        self.epoch = 0  # set by the training module each epoch (warm-ups)
 
     def forward(
         self,

@@ -42,3 +42,14 @@ def soft_cross_entropy(
 def weighted_total(hard: torch.Tensor, soft: torch.Tensor, w1: float, w2: float) -> torch.Tensor:
     """L = w1 * L_LL + w2 * L_KD, as the source documents write it."""
     return w1 * hard + w2 * soft
+
+
+def standardize(logits: torch.Tensor, eps: float = 1e-7) -> torch.Tensor:
+    """Z-score each sample's logits (Sun et al., 2024, "Logit Standardization in KD").
+
+    The student then matches the teacher's logit *relations*, not their scale;
+    the temperature is applied afterwards as usual.
+    """
+    mean = logits.mean(dim=1, keepdim=True)
+    std = logits.std(dim=1, keepdim=True)
+    return (logits - mean) / (std + eps)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from kdbench.distill.base import METHODS, DistillMethod
-from kdbench.distill.functional import soft_kl
+from kdbench.distill.functional import soft_kl, standardize
 from kdbench.models import ModelOutput
 
 
@@ -23,13 +23,19 @@ class NoDistill(DistillMethod):
 
 @METHODS.register("kd")
 class KD(DistillMethod):
-    """KL(teacher || student) at temperature T, times T^2 unless `t2_scaling` is off."""
+    """KL(teacher || student) at temperature T, times T^2 unless `t2_scaling` is off.
 
-    params = ("T", "alpha", "w1", "w2", "t2_scaling")
+    `logit_stand=true` z-scores both sides' logits per sample first (Sun et al., 2024).
+    """
+
+    params = ("T", "alpha", "w1", "w2", "t2_scaling", "logit_stand")
 
     def forward(
         self, student: ModelOutput, teacher: ModelOutput | None, labels: torch.Tensor, index=None
     ):
         T = self.cfg.T
         scale = T * T if self.cfg.t2_scaling else 1.0
-        return soft_kl(student.logits, teacher.logits, T) * scale  # type: ignore[union-attr]
+        s, t = student.logits, teacher.logits  # type: ignore[union-attr]
+        if self.cfg.logit_stand:
+            s, t = standardize(s), standardize(t)
+        return soft_kl(s, t, T) * scale

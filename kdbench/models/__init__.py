@@ -1,6 +1,14 @@
 """Model zoo. Importing this package registers every architecture."""
 
-from kdbench.models import cnn, mlp, resnet  # noqa: F401  (registration side effects)
+from kdbench.models import (  # noqa: F401  (registration side effects)
+    cnn,
+    mlp,
+    mobilenetv2,
+    resnet,
+    shufflenetv2,
+    vgg,
+    wrn,
+)
 from kdbench.models.base import FeatureModel, ModelOutput
 from kdbench.models.registry import MODELS, create_model, list_models, register_model
 

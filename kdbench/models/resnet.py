@@ -65,3 +65,13 @@ def resnet(num_classes: int, in_channels: int, depth: int, width: float) -> Cifa
 
 for _depth in (8, 14, 20, 32, 44, 56, 110):
     register_model(f"resnet{_depth}", depth=_depth, width=1.0)(resnet)
+
+
+def resnet_x4(num_classes: int, in_channels: int, depth: int, width: float) -> CifarResNet:
+    """RepDistiller's 4x-wide ResNets: a 32-channel stem, stages of 64, 128, 256 times `width`."""
+    stem, *channels = (scaled(c, width) for c in (32, 64, 128, 256))
+    return CifarResNet(num_classes, in_channels, depth, tuple(channels), stem=stem)
+
+
+for _depth in (8, 32):
+    register_model(f"resnet{_depth}x4", depth=_depth, width=1.0)(resnet_x4)
