@@ -74,9 +74,36 @@ def _exit_with(message: str, code: int) -> None:
     sys.exit(code)
 
 
+def check_group_choices(argv: list[str], conf_dir: str = CONF_DIR) -> None:
+    """Refuse `group=option` overrides naming no file in conf/<group>/, in one line.
+
+    Needed for `experiment`: it is `optional` in the defaults list, so Hydra
+    would silently run the default config for `experiment=typo`. For the other
+    groups it replaces Hydra's many-line message with one line. Values Hydra
+    computes (sweep functions, interpolations) are left to Hydra.
+    """
+    conf = Path(conf_dir)
+    for arg in argv:
+        key, sep, value = arg.lstrip("+~").partition("=")
+        if not sep or key.startswith(("hydra", "-")) or "/" in key or "@" in key:
+            continue
+        folder = conf / key
+        if not folder.is_dir() or any(c in value for c in "()[]{}$*"):
+            continue
+        known = sorted(p.stem for p in folder.glob("*.yaml"))
+        for option in value.split(","):
+            if option and option != "null" and option not in known:
+                _exit_with(
+                    f"kdbench: error: {key}={option} is unknown: known {key} options: "
+                    + ", ".join(known),
+                    EXIT_USAGE,
+                )
+
+
 def main() -> None:
     from kdbench.sweep import collect_tally, format_tally
 
+    check_group_choices(sys.argv[1:])
     register_configs()
     app = hydra.main(config_path=CONF_DIR, config_name="config", version_base="1.3")(_cell)
     try:
