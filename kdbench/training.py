@@ -24,7 +24,6 @@ for _name in ("lightning.pytorch", "lightning.fabric", "lightning"):
     logging.getLogger(_name).setLevel(logging.WARNING)
 warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
 warnings.filterwarnings("ignore", message=r".*number of training batches.*")
-warnings.filterwarnings("ignore", message=r".*Checkpoint directory .* exists and is not empty.*")
 warnings.filterwarnings("ignore", message=r".*`isinstance\(treespec, LeafSpec\)`.*")
 
 
@@ -90,7 +89,9 @@ def fit_and_test(
         num_sanity_val_steps=0,
         default_root_dir=str(workdir),
     )
-    trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from, weights_only=True)
+    with warnings.catch_warnings():  # resuming into a non-empty checkpoint folder is the point
+        warnings.filterwarnings("ignore", message=r".*Checkpoint directory .* exists and is not")
+        trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from, weights_only=True)
     ckpt = "best" if trainer_cfg.select == "best_val" else "last"
     (results,) = trainer.test(
         module, datamodule=datamodule, ckpt_path=ckpt, verbose=False, weights_only=True

@@ -23,22 +23,17 @@ def sweep(args: list[str], cwd) -> subprocess.CompletedProcess:
 
 
 def test_joblib_launcher_runs_a_tiny_grid_with_a_tally(tmp_path):
-    # Two good cells and two invalid ones, in two worker processes.
+    # One good cell and one invalid one, in two worker processes.
     grid = ["-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", *SMOKE, "name=par"]
-    grid += ["distill=none", "seed=0,1", "train.epochs=0,5"]
+    grid += ["distill=none", "train.epochs=0,5"]
     run = sweep(grid, tmp_path)
     assert run.returncode == 1, run.stderr
-    assert run.stdout.splitlines()[-1] == "2 ok, 2 failed, 0 skipped"
+    assert run.stdout.splitlines()[-1] == "1 ok, 1 failed, 0 skipped"
     assert "train.epochs=0 is invalid: must be >= 1" in run.stdout
-    records = records_of(tmp_path / "results/par")
-    assert sorted(r["config"]["seed"] for r in records) == [0, 1]
-    assert all(r["status"] == "ok" for r in records)
+    (record,) = records_of(tmp_path / "results/par")
+    assert record["status"] == "ok" and record["resolved"]["train"]["epochs"] == 5
     # Each job trains with its share of the cores, not all of them.
-    share = max(1, (os.cpu_count() or 1) // 2)
-    assert {r["training"]["threads"] for r in records} == {share}
-    # A rerun through joblib skips what the first run recorded.
-    again = sweep(grid[:-1] + ["train.epochs=5"], tmp_path)
-    assert again.returncode == 0 and again.stdout.splitlines()[-1] == "0 ok, 0 failed, 2 skipped"
+    assert record["training"]["threads"] == max(1, (os.cpu_count() or 1) // 2)
 
 
 @pytest.mark.slow
