@@ -66,6 +66,13 @@ def write_json_atomic(path: Path, obj: Any) -> None:
         raise
 
 
+def remove_stale_temp_files(directory: Path) -> None:
+    """Delete temp files a killed write left behind (never read: they are not `record.json`)."""
+    if directory.is_dir():
+        for tmp in directory.glob(".record.json.*.tmp"):
+            tmp.unlink(missing_ok=True)
+
+
 def read_record(directory: Path) -> dict[str, Any] | None:
     path = directory / "record.json"
     if not path.is_file():

@@ -24,9 +24,18 @@ from kdbench.config import KdbenchConfig, loss_weights, model_label, teacher_lab
 from kdbench.data import TensorDataModule, load_data
 from kdbench.distill import METHODS
 from kdbench.efficiency import profile_student
+from kdbench.errors import KdbenchError
 from kdbench.models import create_model
 from kdbench.module import DistillationModule
-from kdbench.records import canonical_config, cell_dir, cell_key, read_record, write_json_atomic
+from kdbench.records import (
+    canonical_config,
+    cell_dir,
+    cell_key,
+    read_record,
+    remove_stale_temp_files,
+    write_json_atomic,
+)
+from kdbench.sweep import job_threads
 from kdbench.teachers import TeacherStore
 from kdbench.training import fit_and_test
 
@@ -71,8 +80,9 @@ def versions() -> dict[str, str]:
 def _train_cell(cfg: KdbenchConfig, directory: Path) -> dict[str, Any]:
     timing: dict[str, float] = {}
     t0 = time.perf_counter()
-    if cfg.trainer.threads:
-        torch.set_num_threads(cfg.trainer.threads)
+    threads = job_threads(cfg.trainer.threads)
+    if threads:
+        torch.set_num_threads(threads)
     data = load_data(cfg.data)
     timing["data_s"] = time.perf_counter() - t0
     method_cls = METHODS.get(cfg.distill.name)
@@ -93,6 +103,7 @@ def _train_cell(cfg: KdbenchConfig, directory: Path) -> dict[str, Any]:
 
     t0 = time.perf_counter()
     metrics, training = fit_and_test(module, dm, cfg.train.epochs, cfg.trainer, directory)
+    training["threads"] = torch.get_num_threads()
     timing["train_test_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -136,6 +147,7 @@ def run_cell(cfg: KdbenchConfig) -> dict[str, Any]:
     existing = read_record(directory)
     if existing is not None and existing.get("status") == "ok":
         return {**existing, "skipped": True}
+    remove_stale_temp_files(directory)  # left by a kill during a write
 
     base = {
         "schema": 1,
@@ -155,7 +167,7 @@ def run_cell(cfg: KdbenchConfig) -> dict[str, Any]:
         record = {
             **base,
             "status": "failed",
-            "error": {"type": type(exc).__name__, "message": first_line(exc)},
+            "error": error_info(exc),
             "timing": {"total_s": time.perf_counter() - start},
         }
         write_json_atomic(directory / "record.json", record)
@@ -165,6 +177,21 @@ def run_cell(cfg: KdbenchConfig) -> dict[str, Any]:
     write_json_atomic(directory / "record.json", record)
     (directory / "traceback.txt").unlink(missing_ok=True)
     return record
+
+
+def error_info(exc: BaseException) -> dict[str, Any]:
+    """The record's `error`: type and first line; `user_error` marks input the user can fix."""
+    info: dict[str, Any] = {"type": type(exc).__name__, "message": first_line(exc)}
+    if isinstance(exc, KdbenchError):
+        info["user_error"] = True
+    elif isinstance(exc, torch.OutOfMemoryError):
+        # Free the device so the sweep's next cell in this process starts clean.
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        info["message"] = (
+            f"out of memory: {info['message']} (lower train.batch_size or the model size)"
+        )
+    return info
 
 
 def first_line(exc: BaseException) -> str:

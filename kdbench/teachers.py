@@ -122,8 +122,12 @@ class TeacherStore:
         weights, meta_path = folder / "weights.pt", folder / "meta.json"
         if not (weights.is_file() and meta_path.is_file()):
             return None
-        meta = json.loads(meta_path.read_text())
+        try:
+            meta = json.loads(meta_path.read_text())
+        except (OSError, ValueError):
+            meta = {}
         if sha256_file(weights) != meta.get("sha256"):
+            # Truncated, corrupted or swapped: never load it, train a fresh one.
             warnings.warn(
                 f"teacher weights {weights} do not match their checksum; retraining",
                 stacklevel=2,
@@ -145,8 +149,10 @@ class TeacherStore:
         metrics, training = fit_and_test(module, dm, t.recipe.epochs, cfg.trainer, folder)
         model = module.student.cpu()
         fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-        os.close(fd)
-        torch.save(model.state_dict(), tmp)
+        with os.fdopen(fd, "wb") as f:  # temp + fsync + rename: a kill leaves no half file
+            torch.save(model.state_dict(), f)
+            f.flush()
+            os.fsync(f.fileno())
         meta = {
             "key": key,
             "identity": teacher_identity(cfg),

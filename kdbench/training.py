@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
+import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 from kdbench.config import TrainerConfig
@@ -31,6 +32,29 @@ def effective_epochs(epochs: int, trainer_cfg: TrainerConfig) -> int:
     return min(epochs, cap) if cap else epochs
 
 
+def resume_checkpoint(ckpt_dir: Path) -> tuple[str | None, int | None]:
+    """`last.ckpt` of an interrupted run and its epoch, or (None, None) to start over.
+
+    The file is opened with `weights_only=True` first: a checkpoint that a kill
+    cut short (or that is not a plain checkpoint) is deleted with a warning and
+    the cell starts over, instead of failing on every rerun.
+    """
+    last = ckpt_dir / "last.ckpt"
+    if not last.is_file():
+        return None, None
+    try:
+        state = torch.load(last, map_location="cpu", weights_only=True)
+        epoch = int(state["epoch"])
+    except Exception as exc:  # noqa: BLE001 - any unreadable checkpoint means start over
+        warnings.warn(
+            f"checkpoint {last} is unreadable ({type(exc).__name__}); starting this run over",
+            stacklevel=2,
+        )
+        shutil.rmtree(ckpt_dir, ignore_errors=True)
+        return None, None
+    return str(last), epoch
+
+
 def fit_and_test(
     module: DistillationModule,
     datamodule: TensorDataModule,
@@ -41,10 +65,13 @@ def fit_and_test(
     """Train, pick the checkpoint (best validation top-1 or last), test once.
 
     Returns (test metrics in percent, training facts: epochs run, checkpoint
-    selected, best validation top-1). Checkpoints live in
-    `workdir/checkpoints` during the run and are removed after it.
+    selected, best validation top-1, and the epoch of the checkpoint it resumed
+    from, if any). Checkpoints live in `workdir/checkpoints` during the run
+    (`last.ckpt` every epoch) and are removed after it; a run that finds a
+    `last.ckpt` there (it was killed or failed) continues from it.
     """
     ckpt_dir = workdir / "checkpoints"
+    resume_from, resumed_epoch = resume_checkpoint(ckpt_dir)
     checkpoint = ModelCheckpoint(
         dirpath=ckpt_dir, monitor="val/top1", mode="max", save_top_k=1, save_last=True
     )
@@ -63,14 +90,19 @@ def fit_and_test(
         default_root_dir=str(workdir),
     )
     module.apply_speed_options(trainer_cfg.channels_last, trainer_cfg.compile)
-    trainer.fit(module, datamodule=datamodule)
+    with warnings.catch_warnings():  # resuming into a non-empty checkpoint folder is the point
+        warnings.filterwarnings("ignore", message=r".*Checkpoint directory .* exists and is not")
+        trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from, weights_only=True)
     ckpt = "best" if trainer_cfg.select == "best_val" else "last"
-    (results,) = trainer.test(module, datamodule=datamodule, ckpt_path=ckpt, verbose=False)
+    (results,) = trainer.test(
+        module, datamodule=datamodule, ckpt_path=ckpt, verbose=False, weights_only=True
+    )
     metrics = {k.removeprefix("test/"): 100.0 * float(v) for k, v in results.items()}
     training = {
         "epochs": trainer.current_epoch,
         "selected": ckpt,
         "best_val_top1": 100.0 * float(checkpoint.best_model_score or 0.0),
+        "resumed_from_epoch": resumed_epoch,
     }
     shutil.rmtree(ckpt_dir, ignore_errors=True)
     return metrics, training

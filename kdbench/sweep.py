@@ -1,0 +1,99 @@
+"""The end-of-sweep tally, for every Hydra launcher, and threads per parallel job.
+
+Why files: with the basic launcher every cell runs inside the `kdbench`
+process, but with joblib (local processes) or submitit (SLURM, or
+`submitit_local`) the cells run elsewhere and Hydra does not hand their return
+values back to the app. So each cell writes its status as a tiny file into a
+folder made for this one sweep invocation (`<sweep dir>/status/<run id>/`), and
+the launching process reads the folder back after the launcher returns. The
+run id keeps two sweeps into the same experiment folder, or a rerun of a killed
+sweep, from counting each other's cells. The folder's path reaches the jobs
+through an environment variable, which joblib workers, `submitit_local` and
+`sbatch` (export=ALL, its default) all inherit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import uuid
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+
+from kdbench.records import write_json_atomic
+
+STATUS_ENV = "KDBENCH_SWEEP_STATUS_DIR"
+STATUSES = ("ok", "failed", "skipped")
+
+
+class SweepTally(Callback):
+    """Hydra callback (conf/config.yaml: hydra.callbacks.tally): opens this sweep's status folder."""
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        folder = Path(str(config.hydra.sweep.dir)) / "status" / uuid.uuid4().hex[:12]
+        folder.mkdir(parents=True, exist_ok=True)
+        os.environ[STATUS_ENV] = str(folder.resolve())
+
+
+def record_status(job: str, status: str) -> None:
+    """Called in the job's process: leave this cell's status for the launching process."""
+    folder = os.environ.get(STATUS_ENV)
+    if folder:
+        write_json_atomic(Path(folder) / f"{job}.json", {"status": status})
+
+
+def collect_tally() -> Counter[str] | None:
+    """In the launching process, after the launcher returned: count and remove the statuses.
+
+    None when no sweep ran in this process (a single run, or Hydra stopped
+    before launching, e.g. on an unknown config option).
+    """
+    folder = os.environ.pop(STATUS_ENV, None)
+    if not folder:
+        return None
+    tally: Counter[str] = Counter({s: 0 for s in STATUSES})
+    for path in Path(folder).glob("*.json"):
+        try:
+            tally[json.loads(path.read_text())["status"]] += 1
+        except (OSError, ValueError, KeyError):
+            tally["failed"] += 1  # a status we cannot read is not a success
+    shutil.rmtree(folder, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        Path(folder).parent.rmdir()  # status/ itself, once no other sweep uses it
+    return tally
+
+
+def format_tally(tally: Counter[str]) -> str:
+    return f"{tally['ok']} ok, {tally['failed']} failed, {tally['skipped']} skipped"
+
+
+def job_threads(configured: int) -> int:
+    """torch threads for one cell: `trainer.threads` if set, else a fair share per parallel job.
+
+    joblib runs `n_jobs` cells at once on one machine, so each gets
+    cores // n_jobs threads instead of torch's default of all cores (which
+    oversubscribes the CPU n_jobs times over). A SLURM/submitit job gets its
+    `cpus_per_task`. 0 means keep torch's default (one cell at a time).
+    """
+    if configured:
+        return configured
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return 0
+    launcher = HydraConfig.get().launcher
+    target = str(launcher.get("_target_", ""))
+    cores = os.cpu_count() or 1
+    if target.endswith("JoblibLauncher"):
+        n_jobs = int(launcher.get("n_jobs") or -1)
+        parallel = cores + 1 + n_jobs if n_jobs < 0 else n_jobs  # joblib's reading of n_jobs
+        return max(1, cores // max(1, parallel))
+    if "submitit" in target and launcher.get("cpus_per_task"):
+        return int(launcher.cpus_per_task)
+    return 0

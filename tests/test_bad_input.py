@@ -1,0 +1,132 @@
+"""Bad input: one line on stderr naming the problem and the fix, a non-zero exit, no traceback.
+
+Run in this process (the same `main()` the console script calls) so each case
+costs milliseconds, and so faults injected into a cell reach it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+import kdbench.runner as runner
+from kdbench.cli import CONF_DIR
+from kdbench.data import DATASETS
+from kdbench.distill import METHODS
+from kdbench.errors import KdbenchError
+from kdbench.models import MODELS as REGISTERED_MODELS
+from kdbench.records import find_records
+
+from .conftest import SMOKE
+from .test_resume import cli, records_of
+
+
+def options(group: str) -> str:
+    """The options of a config group, as the message lists them (other helpers add some)."""
+    return ", ".join(sorted(p.stem for p in (Path(CONF_DIR) / group).glob("*.yaml")))
+
+
+STUDENTS = options("student")
+assert "resnet20" in STUDENTS and "kd" in options("distill")  # the lists are really read
+MODELS = ", ".join(REGISTERED_MODELS)
+
+CASES = [
+    # (overrides, exact stderr line)
+    (["student=foo"], f"student=foo is unknown: known student options: {STUDENTS}"),
+    (["teacher=foo"], f"teacher=foo is unknown: known teacher options: {options('teacher')}"),
+    (["distill=foo"], f"distill=foo is unknown: known distill options: {options('distill')}"),
+    (["data=foo"], f"data=foo is unknown: known data options: {options('data')}"),
+    (
+        ["experiment=foo"],
+        f"experiment=foo is unknown: known experiment options: {options('experiment')}",
+    ),
+    (["-m", "student=cnn,foo"], f"student=foo is unknown: known student options: {STUDENTS}"),
+    (["student.name=foo"], f"student.name='foo' is invalid: known models: {MODELS}"),
+    (["teacher.name=foo"], f"teacher.name='foo' is invalid: known models: {MODELS}"),
+    (["distill.name=foo"], f"distill.name='foo' is invalid: known methods: {', '.join(METHODS)}"),
+    (["data.name=foo"], f"data.name='foo' is invalid: known data sets: {', '.join(DATASETS)}"),
+    (["distill.T=0"], "distill.T=0.0 is invalid: the temperature must be > 0"),
+    (["distill.T=-1"], "distill.T=-1.0 is invalid: the temperature must be > 0"),
+    (["distill.alpha=1.5"], "distill.alpha=1.5 is invalid: must be in [0, 1]"),
+    (["distill.alpha=-0.1"], "distill.alpha=-0.1 is invalid: must be in [0, 1]"),
+    (["distill.w1=-1", "distill.w2=1"], "distill.w1=-1.0 is invalid: must be >= 0"),
+    (["distill.w1=1"], "distill.w1/w2=(1.0, None) is invalid: give both w1 and w2, or alpha"),
+    (["train.epochs=0"], "train.epochs=0 is invalid: must be >= 1"),
+    (["train.batch_size=0"], "train.batch_size=0 is invalid: must be >= 1"),
+    (["teacher.recipe.epochs=0"], "teacher.recipe.epochs=0 is invalid: must be >= 1"),
+    (["student.width=0"], "student.width=0.0 is invalid: must be > 0"),
+]
+
+
+@pytest.mark.parametrize(("overrides", "message"), CASES, ids=[" ".join(c[0]) for c in CASES])
+def test_bad_input_is_one_line_and_exit_2(overrides, message, tmp_path, monkeypatch, capsys):
+    code, out, err = cli([*SMOKE, f"results_dir={tmp_path}", *overrides], monkeypatch, capsys)
+    assert code == 2
+    assert err.splitlines() == [f"kdbench: error: {message}"]
+    assert not find_records(tmp_path)  # nothing ran
+
+
+def _inject(monkeypatch, exc: BaseException) -> None:
+    def fail(*args, **kwargs):
+        raise exc
+
+    monkeypatch.setattr(runner, "load_data", fail)
+
+
+MISSING = "data.root=/no/such/folder does not exist: give the folder holding the images"
+
+
+def test_a_user_error_inside_a_cell_is_one_line(tmp_path, monkeypatch, capsys):
+    # The data loaders raise KdbenchError for a missing, empty or unreadable path.
+    _inject(monkeypatch, KdbenchError(MISSING))
+    code, _, err = cli([*SMOKE, f"results_dir={tmp_path}", "name=bad"], monkeypatch, capsys)
+    assert code == 2 and err.splitlines() == [f"kdbench: error: {MISSING}"]
+    (record,) = records_of(tmp_path / "bad")
+    assert record["status"] == "failed"
+    assert record["error"] == {"type": "KdbenchError", "message": MISSING, "user_error": True}
+
+
+def test_a_user_error_inside_a_sweep_is_a_failed_record(tmp_path, monkeypatch, capsys):
+    _inject(monkeypatch, KdbenchError(MISSING))
+    grid = ["-m", *SMOKE, f"results_dir={tmp_path}", "name=bad", "seed=0,1"]
+    code, out, err = cli(grid, monkeypatch, capsys)
+    assert code == 1 and out.splitlines()[-1] == "0 ok, 2 failed, 0 skipped"
+    assert "Traceback" not in out + err
+    records = records_of(tmp_path / "bad")
+    assert [r["error"]["message"] for r in records] == [MISSING, MISSING]
+
+
+def test_an_incompatible_pair_is_one_line(tmp_path, monkeypatch, capsys):
+    """FitNet needs spatial maps; an MLP student has none."""
+    args = [*SMOKE, f"results_dir={tmp_path}", "distill=fitnet", "student=mlp_small"]
+    code, _, err = cli(args, monkeypatch, capsys)
+    assert code == 2
+    assert err.splitlines() == [
+        "kdbench: error: fitnet cannot pair student MLP with teacher SmallCNN: it needs "
+        "spatial feature maps, got shape (32,); pick another method or model"
+    ]
+
+
+OOM = "CUDA out of memory. Tried to allocate 2.00 GiB"
+OOM_LINE = f"out of memory: {OOM} (lower train.batch_size or the model size)"
+
+
+def test_out_of_memory_in_a_cell_is_recorded_as_failed(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(
+        runner, "fit_and_test", lambda *a, **k: (_ for _ in ()).throw(torch.OutOfMemoryError(OOM))
+    )
+    code, _, err = cli([*SMOKE, f"results_dir={tmp_path}", "name=oom"], monkeypatch, capsys)
+    (record,) = records_of(tmp_path / "oom")
+    assert code == 1
+    (line,) = err.splitlines()
+    assert line.startswith(
+        f"kdbench: error: cell failed: OutOfMemoryError: {OOM_LINE} (traceback: "
+    )
+    assert record["status"] == "failed"
+    assert record["error"] == {"type": "OutOfMemoryError", "message": OOM_LINE}
+
+    grid = ["-m", *SMOKE, f"results_dir={tmp_path}", "name=oom", "seed=0,1"]
+    code, out, _ = cli(grid, monkeypatch, capsys)
+    assert code == 1 and out.splitlines()[-1] == "0 ok, 2 failed, 0 skipped"
