@@ -43,6 +43,7 @@ PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
 BASELINE_COLOR = "0.45"
 TEACHER_STYLE = {"color": "black", "linestyle": ":", "linewidth": 1.0}
+TEACHER_DASHES = [":", "-.", "--", (0, (1, 3))]  # one per teacher where several are drawn
 HEATMAP_CMAP = "RdBu"  # ColorBrewer diverging, colour-blind safe; blue = gain
 
 STYLE = {
@@ -258,9 +259,10 @@ def pareto_figure(summary: pd.DataFrame) -> plt.Figure | None:
                     zorder=3,
                     label=_label(method),
                 )
-            for teacher, top1 in teachers:
+            for k, (teacher, top1) in enumerate(teachers):
                 label = f"teacher {teacher} ({top1:.2f}%)"
-                ax.axhline(top1, zorder=0, label=label, **TEACHER_STYLE)
+                style = {**TEACHER_STYLE, "linestyle": TEACHER_DASHES[k % len(TEACHER_DASHES)]}
+                ax.axhline(top1, zorder=0, label=label, **style)
             texts = []
             for student, rows in data.groupby("student"):
                 top = rows.loc[rows["top1_mean"].idxmax()]
@@ -288,20 +290,31 @@ def pareto_figure(summary: pd.DataFrame) -> plt.Figure | None:
         return fig
 
 
+def _show(value: object) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _varying_others(summary: pd.DataFrame, rows: pd.DataFrame) -> list[str]:
+    """Settings besides identity, T and the loss weights that vary among `rows` (e.g. `beta`).
+
+    `w1` counts only where it is not fixed by `w2` (the w1/w2 form of the weights).
+    """
+    fixed = {"data", "teacher", "student", "method", "T", "w2", "alpha", "w1", "seed"}
+    keys = list(summary.columns[: list(summary.columns).index("n")])
+    other = [c for c in keys if c not in fixed and c not in STUDENT_PARTS]
+    if "w1" in rows and (rows.groupby("w2")["w1"].nunique() > 1).any():
+        other.append("w1")
+    return [c for c in other if rows[c].nunique(dropna=False) > 1]
+
+
 def _heatmap_panels(summary: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
     """(title, rows) per teacher/student/method (and any other varying setting) with a T axis."""
     if not (_has(summary, "T") and _has(summary, "w2") and _has(summary, "delta_top1_mean")):
         return []
     rows = summary[(summary["method"] != BASELINE) & summary["T"].notna()]
     rows = rows.dropna(subset=["delta_top1_mean"])
-    axes_cols = {"T", "w2", "alpha", "w1", "seed", *STUDENT_PARTS}
     first = [c for c in ("teacher", "student", "method") if c in rows]
-    keys = list(summary.columns[: list(summary.columns).index("n")])
-    other = [c for c in keys if c not in axes_cols and c not in first and c != "data"]
-    # w1 splits panels only when it is not fixed by w2 (the w1/w2 form)
-    if "w1" in rows and (rows.groupby("w2")["w1"].nunique() > 1).any():
-        other.append("w1")
-    other = [c for c in other if rows[c].nunique(dropna=False) > 1]
+    other = _varying_others(summary, rows)
     panels = []
     for key, part in rows.groupby(first + other, dropna=False, sort=True):
         key = key if isinstance(key, tuple) else (key,)
@@ -309,10 +322,7 @@ def _heatmap_panels(summary: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
             continue
         named = dict(zip(first + other, key))
         title = f"{named.get('teacher')} → {named.get('student')}\n{named.get('method')}"
-        title += "".join(
-            f", {c}={v:g}" if isinstance(v, float) else f", {c}={v}"
-            for c, v in ((c, named[c]) for c in other)
-        )
+        title += "".join(f", {c}={_show(named[c])}" for c in other)
         panels.append((title, part))
     return panels
 
@@ -399,9 +409,7 @@ def methods_figure(summary: pd.DataFrame) -> plt.Figure | None:
                     width * 0.9,
                     yerr=_std(r, "delta_top1_std"),
                     color=styles[method]["color"],
-                    label=method
-                    if i == 0 or method not in ax.get_legend_handles_labels()[1]
-                    else None,
+                    label=method,
                     zorder=2,
                     error_kw={"elinewidth": 0.8},
                 )
@@ -418,11 +426,19 @@ def methods_figure(summary: pd.DataFrame) -> plt.Figure | None:
                     zorder=3,
                     **TEACHER_STYLE,
                 )
-            name = f"{teacher} → {student}" if several_teachers else student
-            ticks.append(f"{name}\n(alone {alone:.1f}%)" if not np.isnan(alone) else name)
-        ax.set_xticks(range(len(pairs)), ticks)
+            lines = [student] + ([f"from {teacher}"] if several_teachers else [])
+            lines += [] if np.isnan(alone) else [f"(alone {alone:.1f}%)"]
+            ticks.append("\n".join(lines))
+        # one line per fact keeps labels narrow; many pairs still need a slant
+        many = len(pairs) > (4 if one_col else 8)
+        ax.set_xticks(
+            range(len(pairs)), ticks, rotation=30 if many else 0, ha="right" if many else "center"
+        )
         ax.set_ylabel("Δ top-1 vs student alone (pp)")
-        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
+        entries = dict(zip(*reversed(ax.get_legend_handles_labels())))
+        order = ["student alone", *methods, "teacher"]
+        entries = {k: entries[k] for k in order if k in entries}
+        ax.legend(entries.values(), entries.keys(), loc="upper left", bbox_to_anchor=(1.0, 1.0))
         return fig
 
 
@@ -462,8 +478,9 @@ def size_figure(summary: pd.DataFrame) -> plt.Figure | None:
                     elinewidth=0.8,
                     label=_label(method),
                 )
-            for teacher, top1 in _teachers(rows):
-                ax.axhline(top1, label=f"teacher {teacher}", **TEACHER_STYLE)
+            for k, (teacher, top1) in enumerate(_teachers(rows)):
+                style = {**TEACHER_STYLE, "linestyle": TEACHER_DASHES[k % len(TEACHER_DASHES)]}
+                ax.axhline(top1, label=f"teacher {teacher} ({top1:.2f}%)", **style)
             ax.set_xscale("log")
             _plain_log_ticks(ax.xaxis)
             ax.set_xlabel("student parameters (M)")
@@ -475,7 +492,8 @@ def size_figure(summary: pd.DataFrame) -> plt.Figure | None:
 
 @FIGURES.register("top1_vs_temperature")
 def temperature_figure(summary: pd.DataFrame) -> plt.Figure | None:
-    """Student top-1 against temperature, one line per method and soft weight w2, per student.
+    """Student top-1 against temperature, one line per method and soft weight w2 (and any
+    other varied setting), one panel per teacher/student pair.
 
     The same student trained alone is a dashed horizontal line.
     """
@@ -483,22 +501,26 @@ def temperature_figure(summary: pd.DataFrame) -> plt.Figure | None:
         return None
     rows = summary[(summary["method"] != BASELINE) & summary["T"].notna()]
     rows = rows.dropna(subset=["top1_mean"])
-    if rows.empty or rows.groupby(["student", "method"])["T"].nunique().max() < 2:
+    # only methods whose temperature was varied have a line to draw
+    n_t = rows.groupby(["teacher", "student", "method"])["T"].transform("nunique")
+    rows = rows[n_t >= 2]
+    if rows.empty:
         return None
-    students = sorted(rows["student"].unique())
+    line_keys = ["method", "w2", *_varying_others(summary, rows)]
+    names = sorted(rows.groupby(line_keys, dropna=False).groups)
     several = rows["method"].nunique() > 1
+    pairs = sorted(rows.groupby(["teacher", "student"]).groups)
+    several_teachers = rows["teacher"].nunique() > 1
+    labels = _line_labels(names, line_keys, several)
     with plt.rc_context(STYLE):
-        fig, axes = _axes(len(students), 2.4, max_cols=3)
-        for ax, student in zip(axes, students):
-            mine = rows[rows["student"] == student]
-            lines = sorted(mine.groupby(["method", "w2"]).groups)
-            for i, (method, w2) in enumerate(lines):
-                line = mine[(mine["method"] == method) & (mine["w2"] == w2)].sort_values("T")
-                # several settings at one (T, w2) (e.g. t2_scaling) are averaged away nowhere:
-                # they would be separate lines, so keep the first of each T
-                line = line.drop_duplicates("T")
+        fig, axes = _axes(len(pairs), 2.4, max_cols=3)
+        for ax, (teacher, student) in zip(axes, pairs):
+            mine = rows[(rows["teacher"] == teacher) & (rows["student"] == student)]
+            for key, line in mine.groupby(line_keys, dropna=False, sort=True):
+                i = names.index(key)
+                line = line.sort_values("T")
                 # dodge the lines a little so their error bars do not sit on each other
-                dodge = 2 ** (0.05 * (i - (len(lines) - 1) / 2))
+                dodge = 2 ** (0.05 * (i - (len(names) - 1) / 2))
                 ax.errorbar(
                     line["T"] * dodge,
                     line["top1_mean"],
@@ -507,7 +529,7 @@ def temperature_figure(summary: pd.DataFrame) -> plt.Figure | None:
                     color=PALETTE[i % len(PALETTE)],
                     linewidth=1,
                     elinewidth=0.8,
-                    label=(f"{method}, " if several else "") + f"w2={w2:g}",
+                    label=labels[i],
                 )
             alone = summary[(summary["student"] == student) & (summary["method"] == BASELINE)]
             if _has(alone, "top1_mean"):
@@ -522,8 +544,17 @@ def temperature_figure(summary: pd.DataFrame) -> plt.Figure | None:
             ts = sorted(mine["T"].unique())
             ax.set_xticks(ts, [f"{t:g}" for t in ts])
             ax.minorticks_off()
-            ax.set_title(student)
+            ax.set_title(f"{teacher} → {student}" if several_teachers else student)
             ax.set_xlabel("temperature T")
         axes[0].set_ylabel("student top-1 (%)")
-        _legend_below(fig, axes)
+        _legend_below(fig, axes, order=[*labels, "student alone"])
         return fig
+
+
+def _line_labels(names: list[tuple], keys: list[str], several: bool) -> list[str]:
+    out = []
+    for key in names:
+        named = dict(zip(keys, key))
+        label = (f"{named['method']}, " if several else "") + f"w2={named['w2']:g}"
+        out.append(label + "".join(f", {c}={_show(named[c])}" for c in keys[2:]))
+    return out

@@ -225,14 +225,17 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
     values = value_columns(ok, settings_of(df))
     base_keys = _baseline_keys(ok, keys)
     baseline = ok[ok["method"] == BASELINE]
-    paired = (
-        baseline.groupby(base_keys + ["seed"], dropna=False)["top1"]
-        .mean()
-        .rename("_alone")
-        .reset_index()
-    )
-    ok = ok.merge(paired, on=base_keys + ["seed"], how="left")
-    ok["delta_top1"] = (ok["top1"] - ok["_alone"]).where(ok["method"] != BASELINE)
+    if baseline.empty or "top1" not in ok:
+        ok["_alone"] = np.nan
+    else:
+        paired = (
+            baseline.groupby(base_keys + ["seed"], dropna=False)["top1"]
+            .mean()
+            .rename("_alone")
+            .reset_index()
+        )
+        ok = ok.merge(paired, on=base_keys + ["seed"], how="left")
+    ok["delta_top1"] = (ok.get("top1", np.nan) - ok["_alone"]).where(ok["method"] != BASELINE)
 
     grouped = ok.groupby(keys, dropna=False)
     stats = grouped[values + ["delta_top1"]].agg(["mean", "std"])
@@ -240,8 +243,15 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
     stats["delta_n"] = grouped["delta_top1"].count()
     summary = counts.merge(stats.reset_index(), on=keys, how="left")
 
-    alone = baseline.groupby(base_keys, dropna=False)["top1"].mean().rename("alone_top1_mean")
-    summary = summary.merge(alone.reset_index(), on=base_keys, how="left")
+    if baseline.empty:
+        summary["alone_top1_mean"] = np.nan
+    elif not base_keys:
+        summary["alone_top1_mean"] = baseline["top1"].mean()
+    else:
+        alone = baseline.groupby(base_keys, dropna=False)["top1"].mean()
+        summary = summary.merge(
+            alone.rename("alone_top1_mean").reset_index(), on=base_keys, how="left"
+        )
     no_pair = (summary["delta_n"].fillna(0) == 0) & (summary["method"] != BASELINE)
     summary.loc[no_pair, "delta_top1_mean"] = (summary["top1_mean"] - summary["alone_top1_mean"])[
         no_pair
