@@ -391,7 +391,7 @@ def methods_figure(summary: pd.DataFrame) -> plt.Figure | None:
     several_teachers = rows["teacher"].nunique() > 1
     width = 0.8 / len(methods)
     with plt.rc_context(STYLE):
-        one_col = len(pairs) * len(methods) <= 8
+        one_col = len(pairs) <= 2
         fig, ax = plt.subplots(
             figsize=(ONE_COLUMN_IN if one_col else TWO_COLUMN_IN, 2.4), layout="constrained"
         )
@@ -427,18 +427,15 @@ def methods_figure(summary: pd.DataFrame) -> plt.Figure | None:
                     **TEACHER_STYLE,
                 )
             lines = [student] + ([f"from {teacher}"] if several_teachers else [])
-            lines += [] if np.isnan(alone) else [f"(alone {alone:.1f}%)"]
+            lines += [] if np.isnan(alone) else [f"alone {alone:.1f}%"]
             ticks.append("\n".join(lines))
         # one line per fact keeps labels narrow; many pairs still need a slant
-        many = len(pairs) > (4 if one_col else 8)
+        many = len(pairs) > 6
         ax.set_xticks(
             range(len(pairs)), ticks, rotation=30 if many else 0, ha="right" if many else "center"
         )
         ax.set_ylabel("Δ top-1 vs student alone (pp)")
-        entries = dict(zip(*reversed(ax.get_legend_handles_labels())))
-        order = ["student alone", *methods, "teacher"]
-        entries = {k: entries[k] for k in order if k in entries}
-        ax.legend(entries.values(), entries.keys(), loc="upper left", bbox_to_anchor=(1.0, 1.0))
+        _legend_below(fig, [ax], ["student alone", *methods, "teacher"])
         return fig
 
 
