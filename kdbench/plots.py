@@ -452,7 +452,8 @@ def size_figure(summary: pd.DataFrame) -> plt.Figure | None:
     families = [
         (name, rows)
         for name, rows in sel.groupby("student_name")
-        if rows["params_m_mean"].nunique() >= 2
+        # sizes compared to 6 significant figures: a mean of equal counts is not a new size
+        if rows["params_m_mean"].map(lambda v: f"{v:.6g}").nunique() >= 2
     ]
     if not families:
         return None

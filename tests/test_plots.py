@@ -175,3 +175,11 @@ def test_several_data_sets_get_their_own_files(tmp_path):
         recs += [make_record("cnn-w0.5", "kd", s, 82.0 + s, data=data) for s in range(2)]
     paths = write_figures(summarize(frame(recs)), tmp_path)
     assert {"methods_digits.png", "methods_synthetic.png"} <= set(paths)
+
+
+def test_one_size_is_not_a_ladder_even_with_float_noise_in_the_means():
+    recs = [make_record("cnn-w0.5", "none", s, 80.0 + s, params_m=0.001702) for s in range(3)]
+    recs += [make_record("cnn-w0.5", "kd", 0, 82.0, params_m=0.001702)]
+    s = summarize(frame(recs))
+    assert s["params_m_mean"].nunique() == 2  # 0.0017019999999999997 vs 0.001702
+    assert size_figure(s) is None
