@@ -31,8 +31,8 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)  ## create .venv and install kdbench (done by the other targets when needed)
 
 run: $(STAMP)  ## the quick grid on the bundled digits data, then the report
-	$(BIN)/kdbench -m experiment=quick $(ARGS)
-	$(BIN)/kdbench-report $(RESULTS)/quick
+	$(BIN)/kdbench -m experiment=quick $(ARGS); status=$$?; \
+	$(BIN)/kdbench-report $(RESULTS)/quick; exit $$status
 
 sweep: $(STAMP)  ## a named grid: make sweep EXP=<experiment> [ARGS="key=value ..."]
 	$(BIN)/kdbench -m experiment=$(EXP) $(ARGS); status=$$?; \

@@ -1,0 +1,185 @@
+"""Figures from hand-made records: the right axes and series, skipped without data, same bytes."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import pytest
+from matplotlib.container import BarContainer, ErrorbarContainer
+from matplotlib.image import AxesImage
+
+from kdbench.plots import (
+    FIGURES,
+    heatmap_figure,
+    methods_figure,
+    pareto_figure,
+    pareto_front,
+    save,
+    size_figure,
+    temperature_figure,
+    write_figures,
+)
+from kdbench.report import summarize
+
+from .test_report import frame, make_record
+
+WIDTHS = {0.25: 0.002, 0.5: 0.008, 1.0: 0.03}  # a size ladder: params (M) per width
+
+
+def ladder_summary():
+    """cnn at three widths x (alone, kd at T in {1, 4} x alpha in {0.5, 0.9}, dkd) x 2 seeds."""
+    recs = []
+    for w, params in WIDTHS.items():
+        student = f"cnn-w{w:g}"
+        size = {"params_m": params, "mflops": 10 * params, "latency_ms": 0.02 + params}
+        for s in range(2):
+            base = 80 + 10 * w + s
+            recs.append(make_record(student, "none", s, base, new_efficiency=True, **size))
+            for T in (1.0, 4.0):
+                for a in (0.5, 0.9):
+                    top1 = base + T * a / 2
+                    recs.append(
+                        make_record(
+                            student, "kd", s, top1, T=T, alpha=a, new_efficiency=True, **size
+                        )
+                    )
+            recs.append(make_record(student, "dkd", s, base + 1.5, new_efficiency=True, **size))
+    return summarize(frame(recs))
+
+
+def errorbar_series(ax):
+    return [c for c in ax.containers if isinstance(c, ErrorbarContainer)]
+
+
+@pytest.fixture(scope="module")
+def summary():
+    return ladder_summary()
+
+
+def test_pareto_front_keeps_points_nothing_beats():
+    import numpy as np
+
+    x = np.array([1.0, 2.0, 3.0, 2.5, 0.5])
+    y = np.array([70.0, 75.0, 74.0, 80.0, 60.0])
+    assert list(pareto_front(x, y)) == [4, 0, 1, 3]
+
+
+def test_pareto_has_latency_and_flops_panels_with_one_series_per_method(summary):
+    fig = pareto_figure(summary)
+    latency, flops = fig.axes[:2]
+    assert latency.get_xlabel() == "latency, batch 1, ONNX Runtime fp32 (ms)"
+    assert latency.get_xscale() == "log"
+    assert flops.get_xlabel() == "forward MFLOPs"
+    assert latency.get_ylabel() == "student top-1 (%)"
+    for ax in (latency, flops):
+        series = errorbar_series(ax)
+        assert sorted(c.get_label() for c in series) == ["dkd", "kd", "student alone"]
+        # three students per method: one point each (the setting chosen on validation)
+        assert all(len(c.lines[0].get_xdata()) == 3 for c in series)
+        labels = {t.get_text() for t in ax.texts}
+        assert labels == {"cnn-w0.25", "cnn-w0.5", "cnn-w1"}
+        front = [line for line in ax.lines if line.get_label() == "Pareto front"]
+        assert len(front) == 1
+        assert any(line.get_label().startswith("teacher cnn-w2") for line in ax.lines)
+    plt.close(fig)
+
+
+def test_heatmap_has_one_annotated_panel_per_pair(summary):
+    fig = heatmap_figure(summary)
+    panels = [ax for ax in fig.axes if ax.images]
+    assert len(panels) == 3  # one per student (one teacher, one method with a T axis)
+    for ax in panels:
+        (image,) = [a for a in ax.get_children() if isinstance(a, AxesImage)]
+        assert image.get_array().shape == (2, 2)  # w2 x T
+        assert len(ax.texts) == 4
+        assert ax.get_xlabel() == "temperature T" and ax.get_ylabel() == "soft weight w2"
+    # Δ at T=4, w2=0.9 is 4*0.9/2 = 1.8 over the student alone, paired by seed
+    assert "+1.80" in {t.get_text() for t in panels[0].texts}
+    plt.close(fig)
+
+
+def test_methods_has_one_bar_per_method_and_pair(summary):
+    fig = methods_figure(summary)
+    (ax,) = fig.axes
+    bars = [c for c in ax.containers if isinstance(c, BarContainer)]
+    assert sorted(b.get_label() for b in bars) == ["dkd"] * 3 + ["kd"] * 3
+    heights = sorted(round(p.get_height(), 6) for b in bars for p in b.patches)
+    assert heights[:3] == [1.5] * 3 and heights[3:] == [1.8] * 3
+    assert ax.get_ylabel() == "Δ top-1 vs student alone (pp)"
+    labels = ax.get_legend_handles_labels()[1]
+    assert "student alone" in labels and "teacher" in labels
+    plt.close(fig)
+
+
+def test_size_has_one_line_per_method_over_params(summary):
+    fig = size_figure(summary)
+    (ax,) = [a for a in fig.axes if a.get_visible()]
+    assert ax.get_xlabel() == "student parameters (M)" and ax.get_xscale() == "log"
+    series = errorbar_series(ax)
+    assert sorted(c.get_label() for c in series) == ["dkd", "kd", "student alone"]
+    for c in series:
+        assert sorted(c.lines[0].get_xdata()) == sorted(WIDTHS.values())
+    plt.close(fig)
+
+
+def test_temperature_has_one_line_per_method_and_weight(summary):
+    fig = temperature_figure(summary)
+    axes = [a for a in fig.axes if a.get_visible()]
+    assert len(axes) == 3
+    assert sorted(c.get_label() for c in errorbar_series(axes[0])) == ["w2=0.5", "w2=0.9"]
+    plt.close(fig)
+
+
+def test_figures_without_data_are_skipped():
+    # one student, no temperature axis, no ladder, no method but the student alone + kd
+    recs = [make_record("cnn-w0.5", "none", s, 80.0 + s) for s in range(2)]
+    recs += [make_record("cnn-w0.5", "kd", s, 82.0 + s) for s in range(2)]
+    s = summarize(frame(recs))
+    assert heatmap_figure(s) is None
+    assert temperature_figure(s) is None
+    assert size_figure(s) is None
+    assert methods_figure(s) is not None
+    only_alone = summarize(frame(recs[:2]))
+    assert pareto_figure(only_alone) is None and methods_figure(only_alone) is None
+
+
+def test_every_figure_writes_pdf_and_png_with_the_same_bytes_twice(summary, tmp_path):
+    first = write_figures(summary, tmp_path / "a")
+    second = write_figures(summary, tmp_path / "b")
+    assert sorted(first) == sorted(f"{name}.{ext}" for name in FIGURES for ext in ("pdf", "png"))
+    for name, path in first.items():
+        data = path.read_bytes()
+        assert data == second[name].read_bytes(), name
+        if name.endswith(".pdf"):
+            assert data.startswith(b"%PDF") and b"/CIDFontType2" in data  # TrueType embedded
+            assert b"CreationDate" not in data
+        else:
+            assert data.startswith(b"\x89PNG") and b"Software" not in data
+
+
+def test_widths_are_paper_columns(summary, tmp_path):
+    for fn, width in ((pareto_figure, 6.9), (heatmap_figure, 6.9)):
+        fig = fn(summary)
+        assert fig.get_figwidth() == pytest.approx(width)
+        plt.close(fig)
+    recs = [make_record("cnn-w0.5", "none", 0, 80.0), make_record("cnn-w0.5", "kd", 0, 82.0)]
+    fig = methods_figure(summarize(frame(recs)))
+    assert fig.get_figwidth() == pytest.approx(3.3)
+    save(fig, tmp_path / "m")
+    assert (tmp_path / "m.pdf").is_file() and (tmp_path / "m.png").is_file()
+
+
+def test_several_data_sets_get_their_own_files(tmp_path):
+    recs = []
+    for data in ("digits", "synthetic"):
+        recs += [make_record("cnn-w0.5", "none", s, 80.0 + s, data=data) for s in range(2)]
+        recs += [make_record("cnn-w0.5", "kd", s, 82.0 + s, data=data) for s in range(2)]
+    paths = write_figures(summarize(frame(recs)), tmp_path)
+    assert {"methods_digits.png", "methods_synthetic.png"} <= set(paths)
+
+
+def test_one_size_is_not_a_ladder_even_with_float_noise_in_the_means():
+    recs = [make_record("cnn-w0.5", "none", s, 80.0 + s, params_m=0.001702) for s in range(3)]
+    recs += [make_record("cnn-w0.5", "kd", 0, 82.0, params_m=0.001702)]
+    s = summarize(frame(recs))
+    assert s["params_m_mean"].nunique() == 2  # 0.0017019999999999997 vs 0.001702
+    assert size_figure(s) is None
