@@ -151,8 +151,20 @@ def _axes(n: int, height: float, max_cols: int = 3, **kw) -> tuple[plt.Figure, l
 
 
 def _plain_log_ticks(axis) -> None:
-    """Log-axis ticks at 1, 2, 5 x 10^k written as plain numbers (0.02, not 2x10^-2)."""
-    axis.set_major_locator(mticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    """Log-axis ticks at 1, 2, 5 x 10^k written as plain numbers (0.02, not 2x10^-2).
+
+    Where fewer than two such ticks fall in view (a range under a decade), the
+    log locator would fall back to dense linear ticks whose labels collide, so
+    at most four evenly spaced ticks are used instead. Call after the limits are set.
+    """
+    axis.axes.autoscale_view()  # limits are computed lazily; they are needed now
+    lo, hi = sorted(axis.get_view_interval())
+    decades = range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1)
+    in_view = [m * 10.0**k for k in decades for m in (1, 2, 5) if lo <= m * 10.0**k <= hi]
+    if len(in_view) >= 2:
+        axis.set_major_locator(mticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    else:
+        axis.set_major_locator(mticker.MaxNLocator(nbins=3))
     axis.set_major_formatter(mticker.FuncFormatter(lambda v, _: f"{v:g}"))
     axis.set_minor_formatter(mticker.NullFormatter())
 
@@ -277,10 +289,10 @@ def pareto_figure(summary: pd.DataFrame) -> plt.Figure | None:
                         fontsize=6.5,
                     )
                 )
+            ax.margins(x=0.15, y=0.12)
             if log:
                 ax.set_xscale("log")
                 _plain_log_ticks(ax.xaxis)
-            ax.margins(x=0.15, y=0.12)
             ax.set_xlabel(xlabel)
             fig.canvas.draw()
             _place_labels(ax, texts)

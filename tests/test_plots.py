@@ -183,3 +183,22 @@ def test_one_size_is_not_a_ladder_even_with_float_noise_in_the_means():
     s = summarize(frame(recs))
     assert s["params_m_mean"].nunique() == 2  # 0.0017019999999999997 vs 0.001702
     assert size_figure(s) is None
+
+
+@pytest.mark.parametrize(("xs", "most"), [([0.0045, 0.006, 0.007], 4), ([0.01, 0.5, 3.0], 12)])
+def test_log_latency_axis_labels_do_not_crowd(xs, most):
+    """Under a decade, the log locator's linear fallback labelled every 0.0005 ms (8 labels)."""
+    import matplotlib.pyplot as plt
+
+    from kdbench.plots import _plain_log_ticks
+
+    fig, ax = plt.subplots()
+    ax.errorbar(xs, [95, 96, 97])
+    ax.margins(x=0.15)
+    ax.set_xscale("log")
+    _plain_log_ticks(ax.xaxis)
+    fig.canvas.draw()
+    labels = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+    plt.close(fig)
+    assert 2 <= len(labels) <= most
+    assert all("10^" not in label and "×" not in label for label in labels)
