@@ -9,7 +9,6 @@ every load; a corrupted file is retrained with a warning.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -30,7 +29,7 @@ from kdbench.distill import METHODS
 from kdbench.models import FeatureModel, create_model
 from kdbench.models.ensemble import EnsembleTeacher
 from kdbench.module import DistillationModule, test_metrics
-from kdbench.records import config_hash, write_json_atomic
+from kdbench.records import config_hash, sha256_file, write_json_atomic
 from kdbench.training import effective_epochs, fit_and_test
 
 log = logging.getLogger(__name__)
@@ -52,14 +51,6 @@ def teacher_identity(cfg: KdbenchConfig) -> dict[str, Any]:
             "select": tr.select,
         },
     }
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 class TeacherStore:

@@ -15,8 +15,9 @@ from PIL import Image
 import kdbench.data.imagefolder as imagefolder
 from kdbench.config import DataConfig
 from kdbench.data import load_data
-from kdbench.data.cifar10_jpeg import sha256_of, unpack, verify_archive
+from kdbench.data.cifar10_jpeg import unpack, verify_archive
 from kdbench.errors import KdbenchError
+from kdbench.records import sha256_file
 
 CLASSES = ("cat", "dog", "emu")
 
@@ -165,7 +166,7 @@ def test_unpack_verifies_then_extracts_once(tmp_path):
     with tarfile.open(archive, "w:xz") as tar:
         for split in ("train", "test"):
             tar.add(tree / split, arcname=split)
-    digest = sha256_of(archive)
+    digest = sha256_file(archive)
     folder = unpack(archive, digest, cache=tmp_path / "cache")
     assert (folder / "train" / "cat" / "0.jpg").is_file()
     marker = (folder / "train" / "cat" / "0.jpg").stat().st_mtime_ns

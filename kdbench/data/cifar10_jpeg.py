@@ -10,7 +10,6 @@ arrays). JPEG at quality ~75 is lossy, so results are reported as
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import sys
@@ -24,6 +23,7 @@ from kdbench.data.base import TensorData
 from kdbench.data.imagefolder import cache_root, load_image_folder
 from kdbench.data.registry import DATASETS
 from kdbench.errors import KdbenchError
+from kdbench.records import sha256_file
 
 SHA256 = "6254f53a1bc70afc08c46178959354e8597763b03706815cc50b5e2cdff16569"
 DISPLAY_NAME = "CIFAR-10 (JPEG)"
@@ -37,14 +37,6 @@ def archive_path(root: str | None) -> Path:
     return Path(chosen).expanduser() if chosen else DEFAULT_ARCHIVE
 
 
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def verify_archive(path: Path, expected: str = SHA256) -> None:
     """Raise KdbenchError unless `path` exists and has the expected sha256."""
     if not path.is_file():
@@ -52,7 +44,7 @@ def verify_archive(path: Path, expected: str = SHA256) -> None:
             f"CIFAR-10 (JPEG) archive {path} not found; set data.root=<path to "
             "cifar10-jpeg.tar.xz> or KDBENCH_CIFAR10_JPEG"
         )
-    actual = sha256_of(path)
+    actual = sha256_file(path)
     if actual != expected:
         raise KdbenchError(
             f"{path} has sha256 {actual[:16]}..., expected {expected[:16]}...; "
