@@ -205,7 +205,9 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
       pair falls back to the difference of the means (std then empty).
     * `alone_top1_mean`, `teacher_top1_mean` and `gap_closed` =
       (top1 - alone) / (teacher - alone) on the means, a fraction; empty where
-      the teacher is not above the student alone.
+      the teacher is not above the student alone by more than the student
+      alone's seed-to-seed std (`alone_top1_std`): a share of a gap smaller than
+      that noise is noise (a 0.09-point gap turned a 0.5-point drop into -600 %).
     """
     keys = group_columns(df)
     if not keys:
@@ -244,21 +246,22 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
     summary = counts.merge(stats.reset_index(), on=keys, how="left")
 
     if baseline.empty:
-        summary["alone_top1_mean"] = np.nan
+        summary["alone_top1_mean"] = summary["alone_top1_std"] = np.nan
     elif not base_keys:
         summary["alone_top1_mean"] = baseline["top1"].mean()
+        summary["alone_top1_std"] = baseline["top1"].std()
     else:
-        alone = baseline.groupby(base_keys, dropna=False)["top1"].mean()
-        summary = summary.merge(
-            alone.rename("alone_top1_mean").reset_index(), on=base_keys, how="left"
-        )
+        alone = baseline.groupby(base_keys, dropna=False)["top1"].agg(["mean", "std"])
+        alone.columns = ["alone_top1_mean", "alone_top1_std"]
+        summary = summary.merge(alone.reset_index(), on=base_keys, how="left")
     no_pair = (summary["delta_n"].fillna(0) == 0) & (summary["method"] != BASELINE)
     summary.loc[no_pair, "delta_top1_mean"] = (summary["top1_mean"] - summary["alone_top1_mean"])[
         no_pair
     ]
     if "teacher_top1_mean" in summary:
         gap = summary["teacher_top1_mean"] - summary["alone_top1_mean"]
-        closed = (summary["top1_mean"] - summary["alone_top1_mean"]) / gap.where(gap > 0)
+        meaningful = (gap > 0) & ~(gap <= summary["alone_top1_std"])  # a NaN std (n=1) passes
+        closed = (summary["top1_mean"] - summary["alone_top1_mean"]) / gap.where(meaningful)
         summary["gap_closed"] = closed.where(summary["method"] != BASELINE)
     return _sort(summary, keys)
 

@@ -162,6 +162,18 @@ def test_gap_closed_is_empty_when_teacher_is_not_better():
     assert math.isnan(row(summarize(frame(recs)), method="kd")["gap_closed"])
 
 
+def test_gap_closed_is_empty_when_the_gap_is_within_the_seed_spread():
+    """Alone 90/92 (mean 91, std 1.41): a teacher at 92 is 1 point above, inside the noise."""
+    recs = [make_record(method="none", seed=s, top1=t) for s, t in ((0, 90.0), (1, 92.0))]
+    recs += [make_record(seed=s, top1=90.5, teacher_top1=92.0) for s in (0, 1)]
+    kd = row(summarize(frame(recs)), method="kd")
+    assert kd["alone_top1_std"] == pytest.approx(math.sqrt(2))
+    assert math.isnan(kd["gap_closed"])
+    # the same spread under a teacher 3 points above: the gap is defined again
+    recs = recs[:2] + [make_record(seed=s, top1=92.5, teacher_top1=94.0) for s in (0, 1)]
+    assert row(summarize(frame(recs)), method="kd")["gap_closed"] == pytest.approx(1.5 / 3)
+
+
 def test_groups_cover_method_specific_settings_and_students_and_data():
     recs = base_grid()
     # another method with its own setting, at two values: two groups
