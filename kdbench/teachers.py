@@ -94,6 +94,9 @@ class TeacherStore:
         folder = self.path(key)
         folder.mkdir(parents=True, exist_ok=True)
         with FileLock(str(folder / "train.lock")):
+            # Seed before building: the key promises the seed, so the initial weights
+            # must not depend on whatever the process drew from the RNG before.
+            L.seed_everything(cfg.teacher.seed, workers=True, verbose=False)
             model = self._build(cfg, data)
             meta = self._load(folder, model)
             if meta is not None:
@@ -132,7 +135,6 @@ class TeacherStore:
         cfg: KdbenchConfig, data: TensorData, model: FeatureModel, folder: Path, key: str
     ) -> dict[str, Any]:
         t = cfg.teacher
-        L.seed_everything(t.seed, workers=True, verbose=False)
         alone = METHODS.get("none")(DistillConfig(name="none"), model, None, data.example())
         module = DistillationModule(model, None, alone, 1.0, 0.0, t.recipe, data.num_classes)
         dm = TensorDataModule(data, t.recipe.batch_size, seed=t.seed)

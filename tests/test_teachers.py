@@ -42,3 +42,19 @@ def test_tampered_weights_are_detected_and_retrained(smoke_config):
     assert again["cached"] is False
     stored = json.loads((store.path(meta["key"]) / "meta.json").read_text())
     assert stored["sha256"] == again["sha256"]
+
+
+def test_same_identity_gives_the_same_weights_whatever_ran_before(smoke_config, tmp_path):
+    """A teacher's key promises (architecture, data, recipe, seed): two stores that train
+    it must produce identical weights, even when the global RNG was used differently."""
+    import torch
+
+    cfg = smoke_config()
+    data = load_data(cfg.data)
+    shas = []
+    for i, noise in enumerate((0, 12345)):
+        torch.manual_seed(noise)  # whatever the process did before must not matter
+        _, meta = TeacherStore(tmp_path / f"store{i}").get(cfg, data)
+        assert meta["cached"] is False
+        shas.append(meta["sha256"])
+    assert shas[0] == shas[1]
