@@ -41,6 +41,7 @@ TWO_COLUMN_IN = 6.9
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies.
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
+HATCHES = ["", "////", "....", "xxxx"]
 BASELINE_COLOR = "0.45"
 TEACHER_STYLE = {"color": "black", "linestyle": ":", "linewidth": 1.0}
 TEACHER_DASHES = [":", "-.", "--", (0, (1, 3))]  # one per teacher where several are drawn
@@ -108,11 +109,19 @@ def write_figures(summary: pd.DataFrame, folder: Path) -> dict[str, Path]:
 
 
 def method_styles(summary: pd.DataFrame) -> dict[str, dict]:
-    """A fixed colour and marker per method: the student alone in grey, then in name order."""
+    """A fixed colour, marker and bar hatch per method: the student alone in grey, then
+    in name order. Past the palette's 8 colours (the method zoo has 9 methods) colours
+    repeat, so each further round shifts the marker and adds a hatch: no two methods
+    look alike."""
     methods = sorted(m for m in summary["method"].dropna().unique() if m != BASELINE)
-    styles = {BASELINE: {"color": BASELINE_COLOR, "marker": "o"}}
+    styles = {BASELINE: {"color": BASELINE_COLOR, "marker": "o", "hatch": ""}}
     for i, m in enumerate(methods):
-        styles[m] = {"color": PALETTE[i % len(PALETTE)], "marker": MARKERS[(i + 1) % len(MARKERS)]}
+        round_ = i // len(PALETTE)
+        styles[m] = {
+            "color": PALETTE[i % len(PALETTE)],
+            "marker": MARKERS[(i + 1 + round_) % len(MARKERS)],
+            "hatch": HATCHES[round_ % len(HATCHES)],
+        }
     return styles
 
 
@@ -421,6 +430,8 @@ def methods_figure(summary: pd.DataFrame) -> plt.Figure | None:
                     width * 0.9,
                     yerr=_std(r, "delta_top1_std"),
                     color=styles[method]["color"],
+                    hatch=styles[method]["hatch"],
+                    edgecolor="white",
                     label=method,
                     zorder=2,
                     error_kw={"elinewidth": 0.8},

@@ -10,6 +10,7 @@ from matplotlib.image import AxesImage
 from kdbench.plots import (
     FIGURES,
     heatmap_figure,
+    method_styles,
     methods_figure,
     pareto_figure,
     pareto_front,
@@ -202,3 +203,14 @@ def test_log_latency_axis_labels_do_not_crowd(xs, most):
     plt.close(fig)
     assert 2 <= len(labels) <= most
     assert all("10^" not in label and "×" not in label for label in labels)
+
+
+def test_method_styles_stay_distinct_past_the_palette():
+    """The method zoo has 9 methods and the palette 8 colours: none may look alike."""
+    import pandas as pd
+
+    names = ["none"] + [f"m{i:02d}" for i in range(12)]
+    styles = method_styles(pd.DataFrame({"method": names}))
+    assert len(styles) == 13
+    assert len({(s["color"], s["hatch"]) for s in styles.values()}) == 13  # bars
+    assert len({(s["color"], s["marker"]) for s in styles.values()}) == 13  # lines, points
