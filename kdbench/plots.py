@@ -108,20 +108,23 @@ def write_figures(summary: pd.DataFrame, folder: Path) -> dict[str, Path]:
 # ---------------------------------------------------------------- helpers
 
 
+def series_style(i: int) -> dict[str, str]:
+    """The i-th series' colour, marker and bar hatch. Past the palette's 8 colours (the
+    method zoo has 9 methods) colours repeat, so each further round shifts the marker
+    and adds a hatch: no two series look alike."""
+    round_ = i // len(PALETTE)
+    return {
+        "color": PALETTE[i % len(PALETTE)],
+        "marker": MARKERS[(i + 1 + round_) % len(MARKERS)],
+        "hatch": HATCHES[round_ % len(HATCHES)],
+    }
+
+
 def method_styles(summary: pd.DataFrame) -> dict[str, dict]:
-    """A fixed colour, marker and bar hatch per method: the student alone in grey, then
-    in name order. Past the palette's 8 colours (the method zoo has 9 methods) colours
-    repeat, so each further round shifts the marker and adds a hatch: no two methods
-    look alike."""
+    """A fixed style per method: the student alone in grey, then in name order."""
     methods = sorted(m for m in summary["method"].dropna().unique() if m != BASELINE)
     styles = {BASELINE: {"color": BASELINE_COLOR, "marker": "o", "hatch": ""}}
-    for i, m in enumerate(methods):
-        round_ = i // len(PALETTE)
-        styles[m] = {
-            "color": PALETTE[i % len(PALETTE)],
-            "marker": MARKERS[(i + 1 + round_) % len(MARKERS)],
-            "hatch": HATCHES[round_ % len(HATCHES)],
-        }
+    styles.update((m, series_style(i)) for i, m in enumerate(methods))
     return styles
 
 
@@ -539,6 +542,7 @@ def temperature_figure(summary: pd.DataFrame) -> plt.Figure | None:
             mine = rows[(rows["teacher"] == teacher) & (rows["student"] == student)]
             for key, line in mine.groupby(line_keys, dropna=False, sort=True):
                 i = names.index(key)
+                st = series_style(i)
                 line = line.sort_values("T")
                 # dodge the lines a little so their error bars do not sit on each other
                 dodge = 2 ** (0.05 * (i - (len(names) - 1) / 2))
@@ -546,8 +550,8 @@ def temperature_figure(summary: pd.DataFrame) -> plt.Figure | None:
                     line["T"] * dodge,
                     line["top1_mean"],
                     yerr=_std(line, "top1_std"),
-                    marker=MARKERS[(i + 1) % len(MARKERS)],
-                    color=PALETTE[i % len(PALETTE)],
+                    marker=st["marker"],
+                    color=st["color"],
                     linewidth=1,
                     elinewidth=0.8,
                     label=labels[i],

@@ -214,3 +214,21 @@ def test_method_styles_stay_distinct_past_the_palette():
     assert len(styles) == 13
     assert len({(s["color"], s["hatch"]) for s in styles.values()}) == 13  # bars
     assert len({(s["color"], s["marker"]) for s in styles.values()}) == 13  # lines, points
+
+
+def test_temperature_lines_stay_distinct_past_the_palette():
+    """Ten weights give ten lines in one panel: no two may share colour and marker."""
+    weights = [round(0.05 + 0.09 * k, 2) for k in range(10)]
+    recs = [make_record("cnn-w0.5", "none", s, 90.0) for s in range(2)]
+    recs += [
+        make_record("cnn-w0.5", "kd", s, 90.0 + a * T, T=T, alpha=a)
+        for s in range(2)
+        for T in (1.0, 4.0)
+        for a in weights
+    ]
+    fig = temperature_figure(summarize(frame(recs)))
+    (ax,) = [a for a in fig.axes if a.get_visible()]
+    lines = [c.lines[0] for c in errorbar_series(ax)]
+    assert len(lines) == 10
+    assert len({(line.get_color(), line.get_marker()) for line in lines}) == 10
+    plt.close(fig)
