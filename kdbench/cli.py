@@ -10,6 +10,7 @@ basic, joblib and submitit launchers.
 
 from __future__ import annotations
 
+import argparse
 import sys
 import warnings
 from pathlib import Path
@@ -19,8 +20,13 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from kdbench.config import register_configs, validate
+from kdbench.config import register_configs
 from kdbench.errors import KdbenchError
+from kdbench.records import cell_dir
+from kdbench.report import write_report
+from kdbench.runner import describe, log_line, run_cell
+from kdbench.sweep import collect_tally, format_tally, record_status
+from kdbench.validate import validate
 
 CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
 # conf/hydra/launcher/joblib.yaml spells out every field of the plugin's schema of
@@ -37,10 +43,6 @@ def _is_multirun() -> bool:
 
 
 def _cell(cfg: DictConfig) -> str:
-    from kdbench.records import cell_dir
-    from kdbench.runner import describe, log_line, run_cell
-    from kdbench.sweep import record_status
-
     multirun = _is_multirun()
     job = str(HydraConfig.get().job.num) if multirun else "0"
     prefix = f"[{job:>3}] " if multirun else ""
@@ -101,8 +103,6 @@ def check_group_choices(argv: list[str], conf_dir: str = CONF_DIR) -> None:
 
 
 def main() -> None:
-    from kdbench.sweep import collect_tally, format_tally
-
     check_group_choices(sys.argv[1:])
     register_configs()
     app = hydra.main(config_path=CONF_DIR, config_name="config", version_base="1.3")(_cell)
@@ -118,10 +118,6 @@ def main() -> None:
 
 
 def report_main(argv: list[str] | None = None) -> None:
-    import argparse
-
-    from kdbench.report import write_report
-
     parser = argparse.ArgumentParser(
         prog="kdbench-report", description="Tables and figures from a sweep's records."
     )

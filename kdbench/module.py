@@ -6,8 +6,6 @@ optimizer, the checkpoint and the student's size never include it.
 
 from __future__ import annotations
 
-import math
-
 import lightning as L
 import torch
 import torch.nn.functional as F
@@ -24,14 +22,7 @@ from kdbench.config import RecipeConfig
 from kdbench.data.base import Batch
 from kdbench.distill import DistillMethod
 from kdbench.models import FeatureModel, ModelOutput
-
-OPTIMIZERS = {
-    "sgd": lambda params, o: torch.optim.SGD(
-        params, lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay, nesterov=True
-    ),
-    "adamw": lambda params, o: torch.optim.AdamW(params, lr=o.lr, weight_decay=o.weight_decay),
-}
-"""Optimizer builders by name: (parameters, OptimConfig) -> optimizer."""
+from kdbench.optim import OPTIMIZERS, SCHEDULES
 
 
 def test_metrics(num_classes: int) -> MetricCollection:
@@ -175,11 +166,8 @@ class DistillationModule(L.LightningModule):
     def configure_optimizers(self):
         params = [p for p in self.parameters() if p.requires_grad]  # student + method adapters
         o = self.recipe.optim
-        opt = OPTIMIZERS[o.name](params, o)
-        if o.schedule == "constant":
-            return opt
+        opt = OPTIMIZERS.get(o.name)(params, o)
+        factor = SCHEDULES.get(o.schedule)
         total = max(1, int(self.trainer.estimated_stepping_batches))
-        cosine = torch.optim.lr_scheduler.LambdaLR(
-            opt, lambda step: 0.5 * (1 + math.cos(math.pi * min(step, total) / total))
-        )
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": cosine, "interval": "step"}}
+        schedule = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: factor(step, total))
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}

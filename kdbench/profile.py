@@ -17,9 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import torch
 
-from kdbench.config import EfficiencyConfig
-from kdbench.errors import KdbenchError
+from kdbench.config import EfficiencyConfig, KdbenchConfig
+from kdbench.efficiency import profile_student
+from kdbench.efficiency.columns import LATENCY_STATS, latency_column
+from kdbench.errors import ConfigError, KdbenchError
+from kdbench.models import MODELS, create_model, list_models
+from kdbench.validate import validate
 
 DEFAULT_OUT = Path("results/profile/profile.csv")
 
@@ -39,11 +44,6 @@ def profile_row(
     name: str, num_classes: int, input_shape: tuple[int, ...], cfg: EfficiencyConfig
 ) -> dict[str, Any]:
     """One table row: a model at its default size, profiled with random weights."""
-    import torch
-
-    from kdbench.efficiency import profile_student
-    from kdbench.models import create_model
-
     torch.manual_seed(0)
     model = create_model(name, num_classes, in_channels=input_shape[0])
     start = time.perf_counter()
@@ -54,8 +54,8 @@ def profile_row(
     row["onnx_max_abs_diff"] = eff["onnx_max_abs_diff"]
     for backend, by_batch in eff["latency"].items():
         for batch, stats in by_batch.items():
-            row[f"{backend}_{batch}_ms_p50"] = stats["latency_ms_p50"]
-            row[f"{backend}_{batch}_ms_p90"] = stats["latency_ms_p90"]
+            for stat in LATENCY_STATS:
+                row[latency_column(stat, batch, backend)] = stats[stat]
     row["profile_s"] = time.perf_counter() - start
     row.update({f"host_{k}": v for k, v in eff["host"].items()})
     return row
@@ -82,9 +82,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def run(args: argparse.Namespace) -> pd.DataFrame:
-    from kdbench.config import ConfigError, KdbenchConfig, validate
-    from kdbench.models import MODELS, list_models
-
     names = args.models or list_models()
     for name in names:
         if name not in MODELS:
@@ -107,8 +104,9 @@ def run(args: argparse.Namespace) -> pd.DataFrame:
 def format_table(df: pd.DataFrame) -> str:
     """The printed table: the headline columns, p50 latencies only."""
     cols = ["model", "params_m", "mflops", "size_kb", "onnx_int8_size_kb", "onnx_max_abs_diff"]
-    cols += [c for c in df.columns if c.endswith("_ms_p50")]
-    shown = df[[c for c in cols if c in df]].rename(columns=lambda c: c.replace("_ms_p50", "_ms"))
+    p50 = [c for c in df.columns if c.startswith("latency_ms_p50_")]
+    shown = df[[c for c in cols if c in df] + p50]
+    shown = shown.rename(columns=lambda c: c.removeprefix("latency_ms_p50_") + "_ms")
     return shown.to_string(index=False, float_format=lambda v: f"{v:.4g}")
 
 

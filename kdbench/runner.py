@@ -20,46 +20,18 @@ import lightning as L
 import torch
 
 import kdbench
-from kdbench.config import KdbenchConfig, loss_weights, model_label, teacher_label
+from kdbench.config import KdbenchConfig, loss_weights
 from kdbench.data import TensorDataModule, load_data
 from kdbench.distill import METHODS
 from kdbench.efficiency import profile_student
 from kdbench.errors import KdbenchError
+from kdbench.fileio import remove_stale_temp_files, write_json_atomic
 from kdbench.models import create_model
 from kdbench.module import DistillationModule
-from kdbench.records import (
-    canonical_config,
-    cell_dir,
-    cell_key,
-    read_record,
-    remove_stale_temp_files,
-    write_json_atomic,
-)
+from kdbench.records import canonical_config, cell_dir, cell_key, read_record, report_settings
 from kdbench.sweep import job_threads
 from kdbench.teachers import TeacherStore
 from kdbench.training import fit_and_test
-
-
-def summary_config(cfg: KdbenchConfig) -> dict[str, Any]:
-    """The flat settings a report groups by (teacher, student, method, T, weights, seed, data)."""
-    method = METHODS.get(cfg.distill.name)
-    w1, w2 = loss_weights(cfg.distill) if method.uses_teacher else (1.0, 0.0)
-    flat: dict[str, Any] = {
-        "data": cfg.data.name,
-        "teacher": teacher_label(cfg.teacher) if method.uses_teacher else None,
-        "student": model_label(cfg.student),
-        "student_name": cfg.student.name,
-        "student_depth": cfg.student.depth,
-        "student_width": cfg.student.width,
-        "method": cfg.distill.name,
-        "w1": w1,
-        "w2": w2,
-        "seed": cfg.seed,
-    }
-    for p in method.params:
-        if p not in ("w1", "w2"):
-            flat[p] = getattr(cfg.distill, p)
-    return flat
 
 
 def versions() -> dict[str, str]:
@@ -147,12 +119,12 @@ def run_cell(cfg: KdbenchConfig) -> dict[str, Any]:
     existing = read_record(directory)
     if existing is not None and existing.get("status") == "ok":
         return {**existing, "skipped": True}
-    remove_stale_temp_files(directory)  # left by a kill during a write
+    remove_stale_temp_files(directory, "record.json")  # left by a kill during a write
 
     base = {
         "schema": 1,
         "key": key,
-        "config": summary_config(cfg),
+        "config": report_settings(cfg),
         "resolved": canonical_config(cfg),
         "experiment": cfg.name,
         "versions": versions(),

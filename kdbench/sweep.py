@@ -26,7 +26,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from kdbench.records import write_json_atomic
+from kdbench.fileio import write_json_atomic
 
 STATUS_ENV = "KDBENCH_SWEEP_STATUS_DIR"
 STATUSES = ("ok", "failed", "skipped")

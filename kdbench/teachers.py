@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 import time
 import warnings
 from dataclasses import asdict, replace
@@ -26,10 +24,10 @@ from filelock import FileLock
 from kdbench.config import DistillConfig, KdbenchConfig
 from kdbench.data import TensorData, TensorDataModule
 from kdbench.distill import METHODS
+from kdbench.fileio import config_hash, sha256_file, write_atomic, write_json_atomic
 from kdbench.models import FeatureModel, create_model
 from kdbench.models.ensemble import EnsembleTeacher
 from kdbench.module import DistillationModule, test_metrics
-from kdbench.records import config_hash, sha256_file, write_json_atomic
 from kdbench.training import effective_epochs, fit_and_test
 
 log = logging.getLogger(__name__)
@@ -141,20 +139,16 @@ class TeacherStore:
         start = time.perf_counter()
         metrics, training = fit_and_test(module, dm, t.recipe.epochs, cfg.trainer, folder)
         model = module.student.cpu()
-        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-        with os.fdopen(fd, "wb") as f:  # temp + fsync + rename: a kill leaves no half file
-            torch.save(model.state_dict(), f)
-            f.flush()
-            os.fsync(f.fileno())
+        weights = folder / "weights.pt"
+        write_atomic(weights, lambda f: torch.save(model.state_dict(), f))
         meta = {
             "key": key,
             "identity": teacher_identity(cfg),
-            "sha256": sha256_file(Path(tmp)),
+            "sha256": sha256_file(weights),
             "metrics": metrics,
             "training": training,
             "train_s": time.perf_counter() - start,
         }
-        os.replace(tmp, folder / "weights.pt")
         write_json_atomic(folder / "meta.json", meta)
         return meta
 

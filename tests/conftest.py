@@ -10,7 +10,8 @@ from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 
 from kdbench.cli import CONF_DIR
-from kdbench.config import KdbenchConfig, register_configs, validate
+from kdbench.config import KdbenchConfig, register_configs
+from kdbench.validate import validate
 
 REPO = Path(__file__).resolve().parent.parent
 SMOKE = ["trainer=smoke", "data=synthetic", "efficiency.min_time_s=0.01", "efficiency.warmup=1"]

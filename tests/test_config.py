@@ -4,8 +4,9 @@ import pytest
 from hydra.errors import ConfigCompositionException
 from omegaconf.errors import ValidationError
 
-from kdbench.config import loss_weights, validate
+from kdbench.config import loss_weights
 from kdbench.errors import ConfigError
+from kdbench.validate import validate
 
 from .conftest import compose_config
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from kdbench.config import validate
 from kdbench.runner import run_cell
+from kdbench.validate import validate
 
 from .conftest import compose_config
 from .test_data_imagefolder import write_tree

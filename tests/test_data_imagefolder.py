@@ -17,7 +17,7 @@ from kdbench.config import DataConfig
 from kdbench.data import load_data
 from kdbench.data.cifar10_jpeg import unpack, verify_archive
 from kdbench.errors import KdbenchError
-from kdbench.records import sha256_file
+from kdbench.fileio import sha256_file
 
 CLASSES = ("cat", "dog", "emu")
 

@@ -20,8 +20,8 @@ from kdbench.efficiency import (
     measure_latency,
     ort_session,
     profile_student,
-    torch_latency,
 )
+from kdbench.efficiency.backends import Artifacts, time_backend
 from kdbench.errors import ConfigError
 from kdbench.models import create_model, list_models
 from kdbench.runner import run_cell
@@ -145,7 +145,8 @@ class _Spy(nn.Module):
 def test_torch_latency_honours_the_thread_setting_and_restores_it():
     torch.set_num_threads(1)
     spy = _Spy()
-    torch_latency(spy, (1, 4), threads=2, warmup=1, min_time_s=0, min_runs=2)
+    art = Artifacts(spy, threads=2)
+    time_backend("torch_fp32", art, np.zeros((1, 4), np.float32), 1, 0.0, 2)
     assert spy.seen == {(2, True)}
     assert torch.get_num_threads() == 1
 
@@ -195,12 +196,12 @@ def test_kdbench_profile_prints_a_table_and_writes_csv(tmp_path, capsys):
         + ["--warmup", "0", "--min-time-s", "0", "--min-runs", "1", "--out", str(out)]
     )
     printed = capsys.readouterr().out
-    assert "resnet8" in printed and "ort_int8_bs2_ms" in printed
+    assert "resnet8" in printed and "bs2_ort_int8_ms" in printed
     rows = list(csv.DictReader(out.open()))
     assert [r["model"] for r in rows] == ["resnet8", "mlp"]
     r8 = rows[0]
     assert float(r8["mflops"]) == count_flops(create_model("resnet8", 10, 1), (1, 1, 8, 8)) / 1e6
-    assert np.isfinite(float(r8["ort_fp32_bs1_ms_p50"])) and r8["host_threads"] == "1"
+    assert np.isfinite(float(r8["latency_ms_p50_bs1_ort_fp32"])) and r8["host_threads"] == "1"
 
 
 def test_kdbench_profile_rejects_an_unknown_model(tmp_path, capsys):

@@ -7,19 +7,14 @@ import pytest
 from matplotlib.container import BarContainer, ErrorbarContainer
 from matplotlib.image import AxesImage
 
-from kdbench.plots import (
-    FIGURES,
-    heatmap_figure,
-    method_styles,
-    methods_figure,
-    pareto_figure,
-    pareto_front,
-    save,
-    size_figure,
-    temperature_figure,
-    write_figures,
-)
 from kdbench.report import summarize
+from kdbench.report.figures import FIGURES, write_figures
+from kdbench.report.figures.heatmap import heatmap_figure
+from kdbench.report.figures.methods import methods_figure
+from kdbench.report.figures.pareto import pareto_figure
+from kdbench.report.figures.size import size_figure
+from kdbench.report.figures.style import method_styles, pareto_front, plain_log_ticks, save
+from kdbench.report.figures.temperature import temperature_figure
 
 from .test_report import frame, make_record
 
@@ -191,13 +186,11 @@ def test_log_latency_axis_labels_do_not_crowd(xs, most):
     """Under a decade, the log locator's linear fallback labelled every 0.0005 ms (8 labels)."""
     import matplotlib.pyplot as plt
 
-    from kdbench.plots import _plain_log_ticks
-
     fig, ax = plt.subplots()
     ax.errorbar(xs, [95, 96, 97])
     ax.margins(x=0.15)
     ax.set_xscale("log")
-    _plain_log_ticks(ax.xaxis)
+    plain_log_ticks(ax.xaxis)
     fig.canvas.draw()
     labels = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
     plt.close(fig)

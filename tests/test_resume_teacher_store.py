@@ -17,7 +17,7 @@ from .conftest import REPO, SMOKE
 RACER = """
 import json, sys, time
 from pathlib import Path
-from kdbench.config import validate
+from kdbench.validate import validate
 from kdbench.data import load_data
 from kdbench.teachers import TeacherStore
 from tests.conftest import compose_config

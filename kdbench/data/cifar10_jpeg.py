@@ -23,7 +23,7 @@ from kdbench.data.base import TensorData
 from kdbench.data.imagefolder import cache_root, load_image_folder
 from kdbench.data.registry import DATASETS
 from kdbench.errors import KdbenchError
-from kdbench.records import sha256_file
+from kdbench.fileio import sha256_file
 
 SHA256 = "6254f53a1bc70afc08c46178959354e8597763b03706815cc50b5e2cdff16569"
 DISPLAY_NAME = "CIFAR-10 (JPEG)"

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from kdbench.data.base import TensorData
 from kdbench.data.images import image_data
 from kdbench.data.registry import DATASETS
 from kdbench.errors import KdbenchError
+from kdbench.fileio import write_atomic
 
 CACHE_VERSION = 1
 SPLITS = ("train", "val", "test")
@@ -143,10 +143,7 @@ def decode_folder(root: Path, size: int, channels: int, cache_dir: Path | None =
                 )
             arrays[f"x_{split}"], arrays[f"y_{split}"] = x, y
             arrays["skipped"] += skipped
-        fd, tmp = tempfile.mkstemp(dir=cache_dir, suffix=".npz.tmp")
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
+        write_atomic(path, lambda f: np.savez(f, **arrays))
     return arrays
 
 

@@ -13,7 +13,6 @@ from kdbench.efficiency.latency import (
     cpu_model,
     host_info,
     measure_latency,
-    torch_latency,
     torch_threads,
 )
 from kdbench.efficiency.profiler import profile_student
@@ -33,6 +32,5 @@ __all__ = [
     "profile_student",
     "quantize_int8",
     "state_dict_bytes",
-    "torch_latency",
     "torch_threads",
 ]

@@ -15,7 +15,6 @@ from contextlib import contextmanager
 from typing import Any
 
 import torch
-from torch import nn
 
 
 def measure_latency(
@@ -51,21 +50,6 @@ def torch_threads(threads: int) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(previous)
-
-
-def torch_latency(
-    model: nn.Module,
-    input_shape: tuple[int, ...],
-    threads: int = 1,
-    warmup: int = 10,
-    min_time_s: float = 1.0,
-    min_runs: int = 5,
-) -> dict[str, float]:
-    """Eager CPU latency under `torch.inference_mode` with `threads` intra-op threads."""
-    model = model.eval()
-    x = torch.randn(input_shape)
-    with torch_threads(threads), torch.inference_mode():
-        return measure_latency(model, x, warmup, min_time_s, min_runs)
 
 
 def cpu_model() -> str:

@@ -1,0 +1,111 @@
+"""Top-1 against measured latency and FLOPs, with the Pareto front."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from kdbench.efficiency.columns import TORCH_BACKEND, latency_column
+from kdbench.report.figures.registry import FIGURES
+from kdbench.report.figures.style import (
+    STYLE,
+    TEACHER_DASHES,
+    TEACHER_STYLE,
+    has,
+    legend_below,
+    method_label,
+    method_styles,
+    panel_grid,
+    pareto_front,
+    place_labels,
+    plain_log_ticks,
+    std_or_zero,
+    teachers,
+)
+from kdbench.report.stats import chosen_on_validation
+
+
+@FIGURES.register("pareto")
+def pareto_figure(summary: pd.DataFrame) -> plt.Figure | None:
+    """Student top-1 against latency (log) and against MFLOPs, with the Pareto front.
+
+    One point per student and method (setting chosen on validation), mean ± std
+    over seeds in both directions; the students are named beside their best
+    point, methods by colour and marker; teachers are horizontal reference lines
+    (their cost is not recorded).
+    """
+    sel = chosen_on_validation(summary).dropna(subset=["top1_mean"])
+    backends = ("ort_fp32", TORCH_BACKEND)
+    latency = [latency_column("latency_ms_p50", "bs1", b) + "_mean" for b in backends]
+    names = {"ort_fp32": "ONNX Runtime fp32", TORCH_BACKEND: "torch fp32"}
+    panels = []
+    for col, backend in zip(latency, backends):
+        if has(sel, col):
+            panels.append((col, f"latency, batch 1, {names[backend]} (ms)", True))
+            break
+    if has(sel, "mflops_mean"):
+        spread = sel["mflops_mean"].max() / max(sel["mflops_mean"].min(), 1e-12)
+        panels.append(("mflops_mean", "forward MFLOPs", spread > 10))
+    if not panels or len(sel) < 2:
+        return None
+    styles = method_styles(summary)
+    teacher_lines = teachers(summary)
+    with plt.rc_context(STYLE):
+        fig, axes = panel_grid(len(panels), 2.5, sharey=True)
+        for ax, (col, xlabel, log) in zip(axes, panels):
+            data = sel.dropna(subset=[col])
+            x, y = data[col].to_numpy(), data["top1_mean"].to_numpy()
+            front = pareto_front(x, y)
+            ax.step(
+                x[front],
+                y[front],
+                where="post",
+                color="0.75",
+                linewidth=2.5,
+                zorder=1,
+                label="Pareto front",
+            )
+            for method, rows in data.groupby("method", sort=False):
+                st = styles[method]
+                ax.errorbar(
+                    rows[col],
+                    rows["top1_mean"],
+                    xerr=std_or_zero(rows, col.replace("_mean", "std_or_zero")),
+                    yerr=std_or_zero(rows, "top1_std"),
+                    fmt=st["marker"],
+                    color=st["color"],
+                    markeredgecolor="white",
+                    markeredgewidth=0.4,
+                    elinewidth=0.8,
+                    zorder=3,
+                    label=method_label(method),
+                )
+            for k, (teacher, top1) in enumerate(teacher_lines):
+                label = f"teacher {teacher} ({top1:.2f}%)"
+                style = {**TEACHER_STYLE, "linestyle": TEACHER_DASHES[k % len(TEACHER_DASHES)]}
+                ax.axhline(top1, zorder=0, label=label, **style)
+            texts = []
+            for student, rows in data.groupby("student"):
+                top = rows.loc[rows["top1_mean"].idxmax()]
+                texts.append(
+                    ax.annotate(
+                        student,
+                        (top[col], top["top1_mean"]),
+                        xytext=(0, 6),
+                        textcoords="offset points",
+                        ha="center",
+                        va="bottom",
+                        fontsize=6.5,
+                    )
+                )
+            ax.margins(x=0.15, y=0.12)
+            if log:
+                ax.set_xscale("log")
+                plain_log_ticks(ax.xaxis)
+            ax.set_xlabel(xlabel)
+            fig.canvas.draw()
+            place_labels(ax, texts)
+        axes[0].set_ylabel("student top-1 (%)")
+        order = [method_label(m) for m in styles]
+        legend_below(fig, axes, order + ["Pareto front"])
+        return fig

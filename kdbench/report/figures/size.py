@@ -1,0 +1,72 @@
+"""Top-1 against student size (parameters)."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from kdbench.report.figures.registry import FIGURES
+from kdbench.report.figures.style import (
+    STYLE,
+    TEACHER_DASHES,
+    TEACHER_STYLE,
+    has,
+    legend_below,
+    method_label,
+    method_styles,
+    panel_grid,
+    plain_log_ticks,
+    std_or_zero,
+    teachers,
+)
+from kdbench.report.stats import chosen_on_validation
+from kdbench.report.vocab import BASELINE
+
+
+@FIGURES.register("top1_vs_params")
+def size_figure(summary: pd.DataFrame) -> plt.Figure | None:
+    """Student top-1 against its parameters (log), one line per method, per architecture.
+
+    Only for size ladders: an architecture (`student_name`) trained at two or
+    more sizes. Teachers are horizontal reference lines.
+    """
+    if not (has(summary, "params_m_mean") and "student_name" in summary):
+        return None
+    sel = chosen_on_validation(summary).dropna(subset=["top1_mean", "params_m_mean"])
+    families = [
+        (name, rows)
+        for name, rows in sel.groupby("student_name")
+        # sizes compared to 6 significant figures: a mean of equal counts is not a new size
+        if rows["params_m_mean"].map(lambda v: f"{v:.6g}").nunique() >= 2
+    ]
+    if not families:
+        return None
+    styles = method_styles(summary)
+    with plt.rc_context(STYLE):
+        fig, axes = panel_grid(len(families), 2.4, sharey=True)
+        for ax, (name, rows) in zip(axes, families):
+            for method in [BASELINE, *sorted(set(rows["method"]) - {BASELINE})]:
+                line = rows[rows["method"] == method].sort_values("params_m_mean")
+                if line.empty:
+                    continue
+                st = styles[method]
+                ax.errorbar(
+                    line["params_m_mean"],
+                    line["top1_mean"],
+                    yerr=std_or_zero(line, "top1_std"),
+                    marker=st["marker"],
+                    color=st["color"],
+                    linewidth=1,
+                    elinewidth=0.8,
+                    label=method_label(method),
+                )
+            for k, (teacher, top1) in enumerate(teachers(rows)):
+                style = {**TEACHER_STYLE, "linestyle": TEACHER_DASHES[k % len(TEACHER_DASHES)]}
+                ax.axhline(top1, label=f"teacher {teacher} ({top1:.2f}%)", **style)
+            ax.set_xscale("log")
+            plain_log_ticks(ax.xaxis)
+            ax.set_xlabel("student parameters (M)")
+            ax.set_title(name)
+        axes[0].set_ylabel("student top-1 (%)")
+        legend_below(fig, axes, [method_label(m) for m in styles])
+        return fig

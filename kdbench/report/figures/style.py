@@ -1,0 +1,206 @@
+"""The house style of kdbench figures, and the helpers every figure shares.
+
+Widths of one (3.3 in) or two (6.9 in) paper columns, 7-8 pt text, the
+Okabe-Ito palette plus a marker per method (colour-blind and greyscale safe),
+TrueType fonts in the PDF, and no dates in the files (byte-identical reruns).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker as mticker  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from kdbench.report.vocab import BASELINE, STUDENT_PARTS  # noqa: E402
+
+ONE_COLUMN_IN = 3.3
+TWO_COLUMN_IN = 6.9
+# Okabe-Ito: distinguishable with the common colour-vision deficiencies.
+PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
+MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
+HATCHES = ["", "////", "....", "xxxx"]
+BASELINE_COLOR = "0.45"
+TEACHER_STYLE = {"color": "black", "linestyle": ":", "linewidth": 1.0}
+TEACHER_DASHES = [":", "-.", "--", (0, (1, 3))]  # one per teacher where several are drawn
+HEATMAP_CMAP = "RdBu"  # ColorBrewer diverging, colour-blind safe; blue = gain
+
+STYLE = {
+    "font.size": 8,
+    "axes.titlesize": 8,
+    "axes.labelsize": 8,
+    "legend.fontsize": 7,
+    "xtick.labelsize": 7,
+    "ytick.labelsize": 7,
+    "pdf.fonttype": 42,  # TrueType, embedded: editable text in the PDF
+    "ps.fonttype": 42,
+    "axes.prop_cycle": matplotlib.cycler(color=PALETTE),
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "legend.frameon": False,
+    "errorbar.capsize": 2,
+    "lines.markersize": 4,
+    "svg.hashsalt": "kdbench",
+}
+# No creation dates or versions in the files, so the same records give the same bytes.
+_METADATA = {
+    "pdf": {"CreationDate": None, "ModDate": None, "Producer": None, "Creator": None},
+    "png": {"Software": None},
+}
+
+
+# name (the file stem) -> draw(summary of one data set) -> Figure, or None when no data
+def save(fig: plt.Figure, stem: Path) -> dict[str, Path]:
+    """Write `stem.pdf` and `stem.png` (200 dpi) and close the figure.
+
+    Saved under the style too: the PDF backend reads `pdf.fonttype` at save time.
+    """
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    with plt.rc_context(STYLE):
+        for ext in ("pdf", "png"):
+            path = stem.parent / f"{stem.name}.{ext}"
+            fig.savefig(path, dpi=200, bbox_inches="tight", metadata=_METADATA[ext])
+            paths[f"{stem.name}.{ext}"] = path
+    plt.close(fig)
+    return paths
+
+
+def series_style(i: int) -> dict[str, str]:
+    """The i-th series' colour, marker and bar hatch. Past the palette's 8 colours (the
+    method zoo has 9 methods) colours repeat, so each further round shifts the marker
+    and adds a hatch: no two series look alike."""
+    round_ = i // len(PALETTE)
+    return {
+        "color": PALETTE[i % len(PALETTE)],
+        "marker": MARKERS[(i + 1 + round_) % len(MARKERS)],
+        "hatch": HATCHES[round_ % len(HATCHES)],
+    }
+
+
+def method_styles(summary: pd.DataFrame) -> dict[str, dict]:
+    """A fixed style per method: the student alone in grey, then in name order."""
+    methods = sorted(m for m in summary["method"].dropna().unique() if m != BASELINE)
+    styles = {BASELINE: {"color": BASELINE_COLOR, "marker": "o", "hatch": ""}}
+    styles.update((m, series_style(i)) for i, m in enumerate(methods))
+    return styles
+
+
+def method_label(method: str) -> str:
+    return "student alone" if method == BASELINE else method
+
+
+def has(df: pd.DataFrame, col: str) -> bool:
+    return col in df and df[col].notna().any()
+
+
+def std_or_zero(df: pd.DataFrame, col: str) -> np.ndarray:
+    std = df[col] if col in df else pd.Series(np.nan, index=df.index)
+    return std.fillna(0).to_numpy()
+
+
+def teachers(summary: pd.DataFrame) -> list[tuple[str, float]]:
+    """(teacher, its top-1) for every teacher in the summary."""
+    if not has(summary, "teacher_top1_mean"):
+        return []
+    rows = summary.dropna(subset=["teacher", "teacher_top1_mean"])
+    return [(t, float(g["teacher_top1_mean"].mean())) for t, g in rows.groupby("teacher")]
+
+
+def panel_grid(n: int, height: float, max_cols: int = 3, **kw) -> tuple[plt.Figure, list[plt.Axes]]:
+    cols = min(n, max_cols)
+    rows = math.ceil(n / cols)
+    width = ONE_COLUMN_IN if n == 1 else TWO_COLUMN_IN
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(width, height * rows), layout="constrained", squeeze=False, **kw
+    )
+    flat = list(axes.flat)
+    for ax in flat[n:]:
+        ax.set_visible(False)
+    return fig, flat[:n]
+
+
+def plain_log_ticks(axis) -> None:
+    """Log-axis ticks at 1, 2, 5 x 10^k written as plain numbers (0.02, not 2x10^-2).
+
+    Where fewer than two such ticks fall in view (a range under a decade), the
+    log locator would fall back to dense linear ticks whose labels collide, so
+    at most four evenly spaced ticks are used instead. Call after the limits are set.
+    """
+    axis.axes.autoscale_view()  # limits are computed lazily; they are needed now
+    lo, hi = sorted(axis.get_view_interval())
+    decades = range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1)
+    in_view = [m * 10.0**k for k in decades for m in (1, 2, 5) if lo <= m * 10.0**k <= hi]
+    if len(in_view) >= 2:
+        axis.set_major_locator(mticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    else:
+        axis.set_major_locator(mticker.MaxNLocator(nbins=3))
+    axis.set_major_formatter(mticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_formatter(mticker.NullFormatter())
+
+
+def legend_below(fig: plt.Figure, axes: list[plt.Axes], order: list[str] | None = None) -> None:
+    """One legend for all panels, under them, entries de-duplicated (and sorted by `order`)."""
+    entries: dict[str, object] = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            entries.setdefault(label, handle)
+    labels = list(entries)
+    if order:
+        rank = {k: i for i, k in enumerate(order)}
+        labels.sort(key=lambda lab: rank.get(lab, len(rank)))
+    fig.legend(
+        [entries[lab] for lab in labels],
+        labels,
+        loc="outside lower center",
+        ncol=min(len(labels), 4),
+    )
+
+
+def pareto_front(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Indices of the points no other point beats (lower x and higher y), by increasing x."""
+    order = np.lexsort((-y, x))
+    front, best = [], -np.inf
+    for i in order:
+        if y[i] > best:
+            front.append(i)
+            best = y[i]
+    return np.array(front, dtype=int)
+
+
+def place_labels(ax: plt.Axes, texts: list) -> None:
+    """Move annotations up, a step at a time, until none overlaps one placed before it."""
+    fig = ax.figure
+    renderer = fig.canvas.get_renderer()
+    placed = []
+    for text in texts:
+        for _ in range(8):
+            box = text.get_window_extent(renderer).expanded(1.05, 1.1)
+            if not any(box.overlaps(other) for other in placed):
+                break
+            dx, dy = text.xyann
+            text.xyann = (dx, dy + 7)
+        placed.append(text.get_window_extent(renderer))
+
+
+def show_value(value: object) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def varying_others(summary: pd.DataFrame, rows: pd.DataFrame) -> list[str]:
+    """Settings besides identity, T and the loss weights that vary among `rows` (e.g. `beta`).
+
+    `w1` counts only where it is not fixed by `w2` (the w1/w2 form of the weights).
+    """
+    fixed = {"data", "teacher", "student", "method", "T", "w2", "alpha", "w1", "seed"}
+    keys = list(summary.columns[: list(summary.columns).index("n")])
+    other = [c for c in keys if c not in fixed and c not in STUDENT_PARTS]
+    if "w1" in rows and (rows.groupby("w2")["w1"].nunique() > 1).any():
+        other.append("w1")
+    return [c for c in other if rows[c].nunique(dropna=False) > 1]

@@ -1,0 +1,230 @@
+"""Display tables: Markdown and LaTeX (booktabs) from a summary, best values in bold."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+
+from kdbench.efficiency.columns import TORCH_BACKEND, latency_column
+from kdbench.report.frame import group_columns
+from kdbench.report.vocab import STUDENT_PARTS, is_number
+
+
+@dataclass(frozen=True)
+class Column:
+    """One displayed statistic: where it comes from, how it reads, which end is best."""
+
+    source: str  # summary column stem: `<source>_mean` / `<source>_std`
+    md: str
+    tex: str
+    digits: int | None = 2  # None: enough for three significant figures
+    spread: bool = True  # show `mean ± std`
+    best: str | None = None  # "max" | "min" | None
+    scale: float = 1.0
+
+
+def display_columns(summary: pd.DataFrame) -> list[Column]:
+    """The statistics shown, in order, where the summary has them."""
+    cols = [
+        Column("top1", "top-1 (%)", r"top-1 (\%)", best="max"),
+        Column("delta_top1", "Δ top-1", r"$\Delta$ top-1", best="max"),
+        Column("gap_closed", "gap closed (%)", r"gap closed (\%)", 0, False, "max", 100.0),
+        Column("teacher_top1", "teacher top-1 (%)", r"teacher top-1 (\%)", spread=False),
+        Column("f1_macro", "F1 macro (%)", r"F1 macro (\%)", best="max"),
+        Column("ece", "ECE (%)", r"ECE (\%)", best="min"),
+        Column("int8_top1", "int8 top-1 (%)", r"int8 top-1 (\%)", best="max"),
+        Column("params_m", "params (M)", "params (M)", None, False),
+        Column("mflops", "MFLOPs", "MFLOPs", None, False),
+        Column("size_kb", "size (KB)", "size (KB)", None, False, "min"),
+        Column("onnx_int8_size_kb", "int8 size (KB)", "int8 size (KB)", None, False, "min"),
+    ]
+    for backend, label in (
+        (TORCH_BACKEND, "torch"),
+        ("ort_fp32", "ORT fp32"),
+        ("ort_int8", "ORT int8"),
+    ):
+        source = latency_column("latency_ms_p50", "bs1", backend)
+        cols.append(Column(source, f"{label} bs1 (ms)", f"{label} bs1 (ms)", None, True, "min"))
+    have = [c for c in cols if _mean_col(c) in summary and summary[_mean_col(c)].notna().any()]
+    return have
+
+
+def _mean_col(c: Column) -> str:
+    return c.source if c.source == "gap_closed" else f"{c.source}_mean"
+
+
+def _digits(values: pd.Series) -> int:
+    """Decimals that show the smallest non-zero magnitude with three significant figures."""
+    nonzero = values.abs()[values.abs() > 0].dropna()
+    if nonzero.empty:
+        return 2
+    return int(min(4, max(0, 2 - math.floor(math.log10(nonzero.min())))))
+
+
+def _fmt(value: float, digits: int, minus: str) -> str:
+    text = f"{value:.{digits}f}"
+    if text.startswith("-"):
+        text = minus + text[1:]
+        if float(text[len(minus) :]) == 0:  # "-0.00" reads as 0.00
+            text = text[len(minus) :]
+    return text
+
+
+def _shown_settings(summary: pd.DataFrame, keys: Sequence[str]) -> tuple[list[str], dict]:
+    """Settings worth a column, and the constant ones (said once, above the table).
+
+    `student` and `method` always show. Another setting with a single value
+    (empty cells aside: the student alone has no teacher or temperature) is
+    said once; one that varies shows unless it relabels a shown one (`w2`
+    repeats `alpha`). The student's name/depth/width are in its label.
+    """
+    constant = {}
+    shown: list[str] = []
+    for c in keys:
+        values = summary[c].dropna().unique()
+        if c in ("student", "method"):
+            shown.append(c)
+        elif c in STUDENT_PARTS and "student" in keys:
+            continue
+        elif len(values) <= 1:
+            if len(values):
+                constant[c] = values[0]
+        elif c == "teacher" or not any(_same_partition(summary, c, s) for s in shown):
+            shown.append(c)
+    return shown, constant
+
+
+def _same_partition(df: pd.DataFrame, a: str, b: str) -> bool:
+    """True when columns a and b split the rows the same way (one relabels the other)."""
+    pairs = df[[a, b]].astype(str).drop_duplicates()
+    return pairs[a].is_unique and pairs[b].is_unique
+
+
+def _best_mask(summary: pd.DataFrame, col: Column, digits: int) -> pd.Series:
+    values = summary[_mean_col(col)] * col.scale
+    if col.best is None or values.notna().sum() < 2:
+        return pd.Series(False, index=summary.index)
+    rounded = values.round(digits)
+    target = rounded.max() if col.best == "max" else rounded.min()
+    return rounded == target
+
+
+def display_table(summary: pd.DataFrame, fmt: str = "md") -> pd.DataFrame:
+    """The human table as strings: shown settings, n, then `mean ± std` cells; best in bold.
+
+    `fmt` is "md" (Markdown: `**best**`, `±`) or "tex" (LaTeX: `\\textbf{}`, `$\\pm$`,
+    escaped setting values).
+    """
+    shown, _ = _shown_settings(summary, _keys(summary))
+    esc = _tex_escape if fmt == "tex" else str
+    out = pd.DataFrame(index=summary.index)
+    for c in shown:
+        out[esc(c)] = [
+            "" if pd.isna(v) else esc(f"{v:g}" if is_number(v) else str(v)) for v in summary[c]
+        ]
+    out["n"] = summary["n"].astype(int).astype(str)
+    if summary.get("n_failed", pd.Series(0)).sum() > 0:
+        out["failed"] = summary["n_failed"].astype(int).astype(str)
+    sep, minus = (r" $\pm$ ", "$-$") if fmt == "tex" else (" ± ", "-")
+    for col in display_columns(summary):
+        mean = summary[_mean_col(col)] * col.scale
+        std = summary.get(f"{col.source}_std") if col.spread else None
+        digits = col.digits if col.digits is not None else _digits(mean)
+        best = _best_mask(summary, col, digits)
+        cells = []
+        for i in summary.index:
+            m = mean[i]
+            if pd.isna(m):
+                cells.append("")
+                continue
+            text = _fmt(m, digits, minus)
+            if std is not None and not pd.isna(std[i]):
+                text += sep + f"{std[i] * col.scale:.{digits}f}"
+            if best[i]:
+                text = rf"\textbf{{{text}}}" if fmt == "tex" else f"**{text}**"
+            cells.append(text)
+        out[col.tex if fmt == "tex" else col.md] = cells
+    return out.reset_index(drop=True)
+
+
+def _keys(summary: pd.DataFrame) -> list[str]:
+    """Setting columns of a summary: those before `n` (summarize puts them first)."""
+    cols = list(summary.columns)
+    return cols[: cols.index("n")] if "n" in cols else []
+
+
+def _tex_escape(text: str) -> str:
+    for a, b in (
+        ("\\", r"\textbackslash{}"),
+        ("&", r"\&"),
+        ("%", r"\%"),
+        ("$", r"\$"),
+        ("#", r"\#"),
+        ("_", r"\_"),
+        ("{", r"\{"),
+        ("}", r"\}"),
+        ("~", r"\textasciitilde{}"),
+        ("^", r"\textasciicircum{}"),
+    ):
+        text = text.replace(a, b)
+    return text
+
+
+def failure_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Every failed cell with its settings, seed and error (never dropped from a report)."""
+    failed = df[df["status"] != "ok"]
+    keys = group_columns(df)
+    shown = [c for c in keys if failed[c].notna().any() and c not in STUDENT_PARTS]
+    cols = shown + ["seed", "error"]
+    out = failed[cols].copy()
+    out["error"] = out["error"].fillna("status " + failed["status"].astype(str))
+    return out.reset_index(drop=True)
+
+
+def _constants_line(summary: pd.DataFrame) -> str:
+    _, constant = _shown_settings(summary, _keys(summary))
+    if not constant:
+        return ""
+    parts = [f"{k}={v:g}" if is_number(v) else f"{k}={v}" for k, v in constant.items()]
+    return "Same in every row: " + ", ".join(parts)
+
+
+def to_markdown(summary: pd.DataFrame, failures: pd.DataFrame) -> str:
+    parts = []
+    if summary.empty:
+        parts.append("(no finished cells)")
+    else:
+        const = _constants_line(summary)
+        if const:
+            parts.append(const + ".")
+        table = display_table(summary, "md")
+        n_settings = len(_shown_settings(summary, _keys(summary))[0])
+        align = ["left"] * n_settings + ["right"] * (table.shape[1] - n_settings)
+        parts.append(table.to_markdown(index=False, disable_numparse=True, colalign=align))
+    if not failures.empty:
+        parts.append("## Failed cells")
+        parts.append(failures.astype(object).fillna("").to_markdown(index=False))
+    return "\n\n".join(parts) + "\n"
+
+
+def to_latex(summary: pd.DataFrame, failures: pd.DataFrame) -> str:
+    """booktabs tabulars (needs \\usepackage{booktabs}); cells `70.66 $\\pm$ 0.21`, best bold."""
+    parts = ["% kdbench summary: mean $\\pm$ std over seeds; needs \\usepackage{booktabs}"]
+    if not summary.empty:
+        const = _constants_line(summary)
+        if const:
+            parts.append("% " + const)
+        table = display_table(summary, "tex")
+        n_settings = len(_shown_settings(summary, _keys(summary))[0])
+        align = "l" * n_settings + "r" * (table.shape[1] - n_settings)
+        parts.append(table.to_latex(index=False, escape=False, column_format=align))
+    if not failures.empty:
+        parts.append("% Failed cells")
+        esc = failures.astype(object).fillna("").map(lambda v: _tex_escape(f"{v}"))
+        esc.columns = [_tex_escape(c) for c in esc.columns]
+        align = "l" * (esc.shape[1] - 1) + "p{0.5\\linewidth}"
+        parts.append(esc.to_latex(index=False, escape=False, column_format=align))
+    return "\n".join(parts)

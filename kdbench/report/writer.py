@@ -1,0 +1,39 @@
+"""`kdbench-report`: load records, summarize, write tables and figures."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from kdbench.report.figures import write_figures
+from kdbench.report.frame import load_records
+from kdbench.report.stats import summarize
+from kdbench.report.tables import failure_table, to_latex, to_markdown
+
+
+def write_report(
+    dirs: Sequence[Path], out: Path, figures: bool = True, quiet: bool = False
+) -> dict[str, Path]:
+    """Write summary.csv|md|tex, records.csv (and figures/) into `out`; print the table."""
+    df = load_records(dirs)
+    summary = summarize(df)
+    failures = failure_table(df)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "records": out / "records.csv",
+        "csv": out / "summary.csv",
+        "md": out / "summary.md",
+        "tex": out / "summary.tex",
+    }
+    df.to_csv(paths["records"], index=False)
+    summary.to_csv(paths["csv"], index=False)
+    md = to_markdown(summary, failures)
+    paths["md"].write_text(md)
+    paths["tex"].write_text(to_latex(summary, failures))
+    if figures and not summary.empty:
+        paths.update(write_figures(summary, out / "figures"))
+    if not quiet:
+        print(md)
+        for kind, path in paths.items():
+            print(f"{kind:>8}: {path}")
+    return paths
