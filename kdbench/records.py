@@ -24,13 +24,13 @@ _NOT_IDENTITY = ("name", "results_dir", "teacher_store")
 
 def canonical_config(cfg: KdbenchConfig) -> dict[str, Any]:
     """The settings that determine a cell's result, and nothing else."""
-    from kdbench.distill import METHODS
+    from kdbench.distill import METHODS, identity
 
     d = asdict(cfg)
     for key in _NOT_IDENTITY:
         d.pop(key)
     method = METHODS.get(cfg.distill.name)
-    d["distill"] = {"name": cfg.distill.name, **{p: d["distill"][p] for p in method.params}}
+    d["distill"] = identity(cfg.distill)  # the fields of the method's own dataclass it reads
     if not method.uses_teacher:
         d.pop("teacher")
     return d

@@ -22,7 +22,7 @@ import torch
 import kdbench
 from kdbench.config import KdbenchConfig, loss_weights, model_label, teacher_label
 from kdbench.data import TensorDataModule, load_data
-from kdbench.distill import METHODS
+from kdbench.distill import METHODS, identity
 from kdbench.efficiency import profile_student
 from kdbench.errors import KdbenchError
 from kdbench.models import create_model
@@ -56,9 +56,9 @@ def summary_config(cfg: KdbenchConfig) -> dict[str, Any]:
         "w2": w2,
         "seed": cfg.seed,
     }
-    for p in method.params:
-        if p not in ("w1", "w2"):
-            flat[p] = getattr(cfg.distill, p)
+    for p, value in identity(cfg.distill).items():
+        if p not in ("name", "w1", "w2"):
+            flat[p] = value
     return flat
 
 
@@ -96,7 +96,9 @@ def _train_cell(cfg: KdbenchConfig, directory: Path) -> dict[str, Any]:
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     s = cfg.student
     student = create_model(s.name, data.num_classes, data.in_channels, depth=s.depth, width=s.width)
-    method = method_cls(cfg.distill, student, teacher, data.example(), num_train=len(data.train[1]))
+    method = method_cls(
+        cfg.distill, student, teacher, data.example(), len(data.train[1]), data.train[1]
+    )
     w1, w2 = loss_weights(cfg.distill) if method_cls.uses_teacher else (1.0, 0.0)
     module = DistillationModule(student, teacher, method, w1, w2, cfg.train, data.num_classes)
     dm = TensorDataModule(data, cfg.train.batch_size, seed=cfg.seed)
