@@ -2,7 +2,8 @@
 
 The dataclasses are registered in Hydra's ConfigStore, so the YAML files in
 `conf/` and command-line overrides are type-checked at compose time (a string
-for `distill.T` fails there). Range and name checks live in `validate`, which
+for `train.epochs` fails there; `distill` is checked against the chosen
+method's own schema in `validate`). Range and name checks live in `validate`, which
 turns the composed config into these dataclasses and raises a `ConfigError`
 naming the key, the bad value and what is allowed.
 """
@@ -87,6 +88,10 @@ def teacher_label(t: TeacherConfig) -> str:
     return model_label(t)
 
 
+# The defaults of kdbench.distill.base.MethodParams (a test keeps the two equal).
+DISTILL_SHARED = {"name": "kd", "T": 4.0, "alpha": 0.9, "w1": None, "w2": None, "t2_scaling": True}
+
+
 @dataclass
 class TrainerConfig:
     accelerator: str = "cpu"
@@ -127,8 +132,10 @@ class KdbenchConfig:
     teacher: TeacherConfig = field(default_factory=TeacherConfig)
     student: ModelConfig = field(default_factory=ModelConfig)
     # Untyped here: each method has its own schema (kdbench/distill/<method>.py), applied by
-    # `validate`, which turns this node into the method's parameter dataclass.
-    distill: Any = field(default_factory=lambda: {"name": "kd"})
+    # `validate`, which turns this node into the method's parameter dataclass. The shared keys
+    # (kdbench.distill.base.MethodParams) are present for every method, so `distill.T=...`
+    # composes with any `distill=` option; conf/distill/<option>.yaml adds the method's own.
+    distill: Any = field(default_factory=lambda: dict(DISTILL_SHARED))
     train: RecipeConfig = field(default_factory=RecipeConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     efficiency: EfficiencyConfig = field(default_factory=EfficiencyConfig)
