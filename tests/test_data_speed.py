@@ -14,7 +14,9 @@ def _module(channels_last: bool = False):
     torch.manual_seed(0)
     student = create_model("cnn", 4, 3, width=0.25)
     teacher = create_model("cnn", 4, 3, width=0.5)
-    method = METHODS.get("kd")(METHODS.get("kd").Params(), student, teacher, torch.zeros(2, 3, 8, 8))
+    method = METHODS.get("kd")(
+        METHODS.get("kd").Params(), student, teacher, torch.zeros(2, 3, 8, 8)
+    )
     module = DistillationModule(student, teacher, method, 0.1, 0.9, RecipeConfig(), 4)
     module.apply_speed_options(channels_last=channels_last)
     return module, teacher

@@ -248,7 +248,10 @@ def test_fitnet_regressor_is_repdistillers_convreg():
     so, to = student.forward_features(x), teacher_big.forward_features(x)
     conv = fit.regressor.conv
     assert (conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride) == (
-        32, 256, (3, 3), (2, 2)
+        32,
+        256,
+        (3, 3),
+        (2, 2),
     )
     assert fit.regressor.relu  # the teacher's hint is post-ReLU
     fit.eval()  # BN with running statistics: a fixed affine map

@@ -94,7 +94,9 @@ class ContrastMemory(nn.Module):
         self.register_buffer("z", torch.tensor([-1.0, -1.0]))
         if sampling == "exact":
             if labels is None or len(labels) != num_data:
-                raise KdbenchError("crd_sampling=exact needs the training labels (train_labels=...)")
+                raise KdbenchError(
+                    "crd_sampling=exact needs the training labels (train_labels=...)"
+                )
             labels = torch.as_tensor(labels).long()
             counts = torch.bincount(labels)
             if (num_data - counts[labels]).min() < 1:
