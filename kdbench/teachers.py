@@ -25,7 +25,7 @@ from filelock import FileLock
 
 from kdbench.config import KdbenchConfig
 from kdbench.data import TensorData, TensorDataModule
-from kdbench.distill import METHODS, MethodParams
+from kdbench.distill import METHODS
 from kdbench.models import FeatureModel, create_model
 from kdbench.models.ensemble import EnsembleTeacher
 from kdbench.module import DistillationModule, test_metrics
@@ -135,7 +135,7 @@ class TeacherStore:
         cfg: KdbenchConfig, data: TensorData, model: FeatureModel, folder: Path, key: str
     ) -> dict[str, Any]:
         t = cfg.teacher
-        alone = METHODS.get("none")(MethodParams(name="none"), model, None, data.example())
+        alone = METHODS.get("none")(METHODS.get("none").Params(), model, None, data.example())
         module = DistillationModule(model, None, alone, 1.0, 0.0, t.recipe, data.num_classes)
         dm = TensorDataModule(data, t.recipe.batch_size, seed=t.seed)
         start = time.perf_counter()
