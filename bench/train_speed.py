@@ -33,7 +33,7 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 
-from kdbench.config import DistillConfig, OptimConfig, RecipeConfig
+from kdbench.config import OptimConfig, RecipeConfig
 from kdbench.data import TensorData, TensorDataModule
 from kdbench.data.augment import channel_stats, normalize, standard_augment, to_float
 from kdbench.distill import METHODS, kd_loss
@@ -122,11 +122,11 @@ def kdbench_run(
     model = create_model(student, NUM_CLASSES, 3)
     sample = data.example()
     if teacher is None:
-        method = METHODS.get("none")(DistillConfig(name="none"), model, None, sample)
+        method = METHODS.get("none")(METHODS.get("none").Params(), model, None, sample)
         module = DistillationModule(model, None, method, 1.0, 0.0, recipe(batch), NUM_CLASSES)
     else:
         t = create_model(teacher, NUM_CLASSES, 3)
-        method = METHODS.get("kd")(DistillConfig(name="kd", T=4.0, alpha=0.9), model, t, sample)
+        method = METHODS.get("kd")(METHODS.get("kd").Params(T=4.0, alpha=0.9), model, t, sample)
         module = DistillationModule(model, t, method, 0.1, 0.9, recipe(batch), NUM_CLASSES)
     window = _Window()
     trainer = L.Trainer(

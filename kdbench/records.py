@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from kdbench.config import KdbenchConfig, loss_weights, model_label, teacher_label
-from kdbench.distill import METHODS
+from kdbench.distill import METHODS, identity
 from kdbench.fileio import config_hash
 
 # Settings that say where outputs go, not what is computed.
@@ -28,7 +28,7 @@ def canonical_config(cfg: KdbenchConfig) -> dict[str, Any]:
     for key in _NOT_IDENTITY:
         d.pop(key)
     method = METHODS.get(cfg.distill.name)
-    d["distill"] = {"name": cfg.distill.name, **{p: d["distill"][p] for p in method.params}}
+    d["distill"] = identity(cfg.distill)  # the fields of the method's own dataclass it reads
     if not method.uses_teacher:
         d.pop("teacher")
     return d
@@ -50,9 +50,9 @@ def report_settings(cfg: KdbenchConfig) -> dict[str, Any]:
         "w2": w2,
         "seed": cfg.seed,
     }
-    for p in method.params:
-        if p not in ("w1", "w2"):
-            flat[p] = getattr(cfg.distill, p)
+    for p, value in identity(cfg.distill).items():
+        if p not in ("name", "w1", "w2"):
+            flat[p] = value
     return flat
 
 

@@ -68,7 +68,9 @@ def _train_cell(cfg: KdbenchConfig, directory: Path) -> dict[str, Any]:
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     s = cfg.student
     student = create_model(s.name, data.num_classes, data.in_channels, depth=s.depth, width=s.width)
-    method = method_cls(cfg.distill, student, teacher, data.example(), num_train=len(data.train[1]))
+    method = method_cls(
+        cfg.distill, student, teacher, data.example(), len(data.train[1]), data.train[1]
+    )
     w1, w2 = loss_weights(cfg.distill) if method_cls.uses_teacher else (1.0, 0.0)
     module = DistillationModule(student, teacher, method, w1, w2, cfg.train, data.num_classes)
     dm = TensorDataModule(data, cfg.train.batch_size, seed=cfg.seed)

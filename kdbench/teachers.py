@@ -21,7 +21,7 @@ import lightning as L
 import torch
 from filelock import FileLock
 
-from kdbench.config import DistillConfig, KdbenchConfig
+from kdbench.config import KdbenchConfig
 from kdbench.data import TensorData, TensorDataModule
 from kdbench.distill import METHODS
 from kdbench.fileio import config_hash, sha256_file, write_atomic, write_json_atomic
@@ -133,7 +133,7 @@ class TeacherStore:
         cfg: KdbenchConfig, data: TensorData, model: FeatureModel, folder: Path, key: str
     ) -> dict[str, Any]:
         t = cfg.teacher
-        alone = METHODS.get("none")(DistillConfig(name="none"), model, None, data.example())
+        alone = METHODS.get("none")(METHODS.get("none").Params(), model, None, data.example())
         module = DistillationModule(model, None, alone, 1.0, 0.0, t.recipe, data.num_classes)
         dm = TensorDataModule(data, t.recipe.batch_size, seed=t.seed)
         start = time.perf_counter()

@@ -14,7 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from kdbench.config import EfficiencyConfig, KdbenchConfig, RecipeConfig
 from kdbench.data import DATASETS
-from kdbench.distill import METHODS
+from kdbench.distill import parse_params
 from kdbench.efficiency import BACKENDS, EXPORTERS
 from kdbench.errors import ConfigError
 from kdbench.models import MODELS
@@ -78,8 +78,7 @@ def validate(cfg: DictConfig | KdbenchConfig) -> KdbenchConfig:
     _check(
         0 < c.data.val_fraction < 1, "data.val_fraction", c.data.val_fraction, "must be in (0, 1)"
     )
-    d = c.distill
-    _check(d.name in METHODS, "distill.name", d.name, f"known methods: {', '.join(METHODS)}")
+    c.distill = d = parse_params(c.distill)  # the method's own dataclass, or ConfigError
     _check(d.T > 0, "distill.T", d.T, "the temperature must be > 0")
     if d.w1 is not None or d.w2 is not None:
         _check(

@@ -37,7 +37,21 @@ def test_bad_values_name_the_key_and_the_allowed_values(override, message):
 
 def test_a_wrong_type_fails_at_compose_time():
     with pytest.raises((ConfigCompositionException, ValidationError)):
-        compose_config(["distill.T=hot"])
+        compose_config(["train.epochs=many"])
+
+
+def test_a_wrong_method_setting_fails_in_one_line_naming_key_and_method():
+    with pytest.raises(ConfigError) as err:
+        validate(compose_config(["distill.T=hot"]))
+    assert str(err.value) == "distill.T='hot' is invalid for method 'kd': expected float"
+    with pytest.raises(ConfigError) as err:
+        validate(compose_config(["distill=dkd", "distill.dkd_beta=lots"]))
+    assert "distill.dkd_beta='lots' is invalid for method 'dkd'" in str(err.value)
+    with pytest.raises(ConfigError) as err:
+        validate(compose_config(["distill=dkd", "+distill.dkd_bta=2"]))
+    message = str(err.value)
+    assert "\n" not in message and "distill.dkd_bta" in message and "'dkd'" in message
+    assert "did you mean distill.dkd_beta?" in message
 
 
 def test_unknown_config_group_option_fails_at_compose_time():

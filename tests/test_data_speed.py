@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from kdbench.config import DistillConfig, RecipeConfig
+from kdbench.config import RecipeConfig
 from kdbench.distill import METHODS, kd_loss, soft_cross_entropy
 from kdbench.models import create_model
 from kdbench.module import DistillationModule
@@ -14,7 +14,9 @@ def _module(channels_last: bool = False):
     torch.manual_seed(0)
     student = create_model("cnn", 4, 3, width=0.25)
     teacher = create_model("cnn", 4, 3, width=0.5)
-    method = METHODS.get("kd")(DistillConfig(), student, teacher, torch.zeros(2, 3, 8, 8))
+    method = METHODS.get("kd")(
+        METHODS.get("kd").Params(), student, teacher, torch.zeros(2, 3, 8, 8)
+    )
     module = DistillationModule(student, teacher, method, 0.1, 0.9, RecipeConfig(), 4)
     module.apply_speed_options(channels_last=channels_last)
     return module, teacher

@@ -12,15 +12,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from kdbench.config import DistillConfig
 from kdbench.distill import METHODS, soft_kl, standardize
-from kdbench.distill.at import at_loss
-from kdbench.distill.crd import ContrastMemory, nce_loss
-from kdbench.distill.dist import dist_parts
-from kdbench.distill.dkd import dkd_parts
-from kdbench.distill.pkt import pkt_loss
-from kdbench.distill.rkd import rkd_angle, rkd_distance
-from kdbench.distill.sp import sp_loss
+from kdbench.distill.crd import ContrastMemory
+from kdbench.distill.functional import at_loss, dist_parts, dkd_parts, pkt_loss, sp_loss
+from kdbench.distill.functional import crd_nce_loss as nce_loss
+from kdbench.distill.functional import rkd_angle_loss as rkd_angle
+from kdbench.distill.functional import rkd_distance_loss as rkd_distance
 from kdbench.errors import KdbenchError
 from kdbench.models import ModelOutput, create_model
 
@@ -47,7 +44,7 @@ def test_logit_standardization_is_a_per_sample_z_score():
 
 def test_kd_with_logit_standardization_uses_the_standardized_logits():
     s, t = rand(6, 5, seed=1), rand(6, 5, seed=2)
-    cfg = DistillConfig(name="kd", T=2.0, logit_stand=True)
+    cfg = METHODS.get("kd").Params(T=2.0, logit_stand=True)
     kd = METHODS.get("kd")(cfg, None, None, None)
     expected = soft_kl(standardize(s), standardize(t), 2.0) * 4.0
     assert kd(out(s), out(t), None).item() == pytest.approx(expected.item(), rel=1e-6)
@@ -90,7 +87,7 @@ def test_dkd_reformulates_kd():
 
 def test_dkd_weights_scaling_warmup_and_zero_case():
     s, t, y = rand(4, 5, seed=7), rand(4, 5, seed=8), torch.tensor([0, 1, 2, 3])
-    cfg = DistillConfig(name="dkd", T=4.0, dkd_alpha=0.5, dkd_beta=3.0, warmup=4)
+    cfg = METHODS.get("dkd").Params(T=4.0, dkd_alpha=0.5, dkd_beta=3.0, warmup=4)
     dkd = METHODS.get("dkd")(cfg, None, None, None)
     tckd, nckd = dkd_parts(s, t, y, 4.0)
     full = 16.0 * (0.5 * tckd + 3.0 * nckd)
@@ -110,7 +107,7 @@ def test_dist_matches_pearson_correlations():
     inter, intra = dist_parts(s, t, T)
     assert inter.item() == pytest.approx(inter_d, rel=1e-5)
     assert intra.item() == pytest.approx(intra_d, rel=1e-5)
-    cfg = DistillConfig(name="dist", T=T, dist_beta=2.0, dist_gamma=0.5)
+    cfg = METHODS.get("dist").Params(T=T, dist_beta=2.0, dist_gamma=0.5)
     dist = METHODS.get("dist")(cfg, None, None, None)
     assert dist(out(s), out(t), None).item() == pytest.approx(
         9 * (2 * inter_d + 0.5 * intra_d), rel=1e-5
@@ -218,7 +215,7 @@ def test_crd_nce_loss_matches_the_formula():
 
 def test_crd_memory_scores_positives_and_updates_with_momentum():
     torch.manual_seed(0)
-    mem = ContrastMemory(dim=4, num_data=10, k=3, t=0.5, momentum=0.25)
+    mem = ContrastMemory(dim=4, num_data=10, k=3, t=0.5, momentum=0.25, sampling="uniform")
     vs, vt = F.normalize(torch.randn(2, 4), dim=1), F.normalize(torch.randn(2, 4), dim=1)
     index = torch.tensor([7, 2])
     idx = torch.tensor([[7, 0, 1, 3], [2, 4, 5, 6]])
@@ -239,34 +236,51 @@ def test_crd_memory_scores_positives_and_updates_with_momentum():
 # ------------------------------------------------- adapters and impossible pairs
 
 
-def test_fitnet_projects_channels_and_pools_space():
+def test_fitnet_regressor_is_repdistillers_convreg():
+    """conv sized to the teacher's map (3x3 stride 2 for a 2x larger map) + BN + ReLU."""
     torch.manual_seed(0)
     student = create_model("resnet8", 10, 1)  # stages 16x8x8, 32x4x4, 64x2x2
     teacher = create_model("cnn", 10, 1, width=0.5)  # stages 16x8x8, 32x4x4, 64x2x2
     teacher_big = create_model("vgg8", 10, 1)  # five stages
     x = torch.randn(4, 1, 8, 8)
-    fit = METHODS.get("fitnet")(DistillConfig(name="fitnet"), student, teacher_big, x[:2])
+    fit = METHODS.get("fitnet")(METHODS.get("fitnet").Params(), student, teacher_big, x[:2])
     assert (fit.s_index, fit.t_index) == (1, 2)  # middle student stage, middle teacher stage
     so, to = student.forward_features(x), teacher_big.forward_features(x)
-    assert fit.regressor.proj[0].in_channels == 32 and fit.regressor.proj[0].out_channels == 256
-    s = fit.regressor(so.features[1])  # 256 x 4x4 vs teacher 256 x 2x2
-    expected = ((F.avg_pool2d(s, 2) - to.features[2]) ** 2).mean()
-    assert fit(so, to, None).item() == pytest.approx(expected.item(), rel=1e-6)
-    assert METHODS.get("fitnet")(DistillConfig(name="fitnet"), student, teacher, x[:2]).t_index == 1
+    conv = fit.regressor.conv
+    assert (conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride) == (
+        32,
+        256,
+        (3, 3),
+        (2, 2),
+    )
+    assert fit.regressor.relu  # the teacher's hint is post-ReLU
+    fit.eval()  # BN with running statistics: a fixed affine map
+    bn = fit.regressor.bn
+    y = conv(so.features[1])
+    y = (y - bn.running_mean[:, None, None]) / torch.sqrt(bn.running_var[:, None, None] + bn.eps)
+    y = torch.clamp(y * bn.weight[:, None, None] + bn.bias[:, None, None], min=0)
+    expected = ((y - to.features[2]) ** 2).mean()
+    assert fit(so, to, None).item() == pytest.approx(expected.item(), rel=1e-5)
+    same = METHODS.get("fitnet")(METHODS.get("fitnet").Params(), student, teacher, x[:2])
+    assert same.t_index == 1 and same.regressor.conv.kernel_size == (1, 1)
 
 
 @pytest.mark.parametrize("method", ["fitnet", "at"])
 def test_impossible_pairing_fails_at_start_naming_both_models(method):
     student, teacher = create_model("mlp", 10, 1), create_model("resnet8", 10, 1)
     with pytest.raises(KdbenchError) as err:
-        METHODS.get(method)(DistillConfig(name=method), student, teacher, torch.randn(2, 1, 8, 8))
+        METHODS.get(method)(METHODS.get(method).Params(), student, teacher, torch.randn(2, 1, 8, 8))
     message = str(err.value)
     assert "MLP" in message and "CifarResNet" in message and "spatial feature maps" in message
 
 
 def test_crd_needs_the_training_set_size():
     s, t = create_model("cnn", 10, 1, width=0.25), create_model("cnn", 10, 1, width=0.5)
+    params = METHODS.get("crd").Params()
     with pytest.raises(KdbenchError, match="num_train"):
-        METHODS.get("crd")(DistillConfig(name="crd"), s, t, torch.randn(2, 1, 8, 8))
-    crd = METHODS.get("crd")(DistillConfig(name="crd"), s, t, torch.randn(2, 1, 8, 8), num_train=40)
+        METHODS.get("crd")(params, s, t, torch.randn(2, 1, 8, 8))
+    with pytest.raises(KdbenchError, match="training labels"):
+        METHODS.get("crd")(params, s, t, torch.randn(2, 1, 8, 8), num_train=40)
+    labels = torch.arange(40) % 4
+    crd = METHODS.get("crd")(params, s, t, torch.randn(2, 1, 8, 8), 40, labels)
     assert crd.memory.memory_s.shape == (40, 128) and crd.memory.k == 39

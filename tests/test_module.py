@@ -2,7 +2,7 @@
 
 import torch
 
-from kdbench.config import DistillConfig, RecipeConfig
+from kdbench.config import RecipeConfig
 from kdbench.distill import METHODS
 from kdbench.models import create_model
 from kdbench.module import DistillationModule
@@ -11,7 +11,9 @@ from kdbench.module import DistillationModule
 def make_module():
     student = create_model("cnn", 10, 1, width=0.25)
     teacher = create_model("cnn", 10, 1, width=0.5)
-    method = METHODS.get("kd")(DistillConfig(), student, teacher, torch.zeros(2, 1, 8, 8))
+    method = METHODS.get("kd")(
+        METHODS.get("kd").Params(), student, teacher, torch.zeros(2, 1, 8, 8)
+    )
     return DistillationModule(student, teacher, method, 0.1, 0.9, RecipeConfig(), 10), teacher
 
 

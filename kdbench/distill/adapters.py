@@ -9,7 +9,6 @@ names and the reason, not mid-training with a shape error.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from kdbench.errors import KdbenchError
@@ -57,16 +56,6 @@ def relative_stage(i_student: int, n_student: int, n_teacher: int) -> int:
     return round(i_student * (n_teacher - 1) / (n_student - 1))
 
 
-def match_spatial(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Average-pool the larger of two (N, C, H, W) maps down to the other's size."""
-    ha, wa = a.shape[-2:]
-    hb, wb = b.shape[-2:]
-    if (ha, wa) == (hb, wb):
-        return a, b
-    size = (min(ha, hb), min(wa, wb))
-    return F.adaptive_avg_pool2d(a, size), F.adaptive_avg_pool2d(b, size)
-
-
 def require_maps(method: str, student: nn.Module, teacher: nn.Module, *maps: torch.Tensor) -> None:
     """Spatial methods need (N, C, H, W) feature maps on both sides."""
     for m in maps:
@@ -79,12 +68,34 @@ def require_maps(method: str, student: nn.Module, teacher: nn.Module, *maps: tor
             )
 
 
-class ChannelProjection(nn.Module):
-    """1x1 conv + BN from the student's channels to the teacher's (FitNet's regressor)."""
+class ConvReg(nn.Module):
+    """FitNet's regressor as RepDistiller's and mdistiller's `ConvReg`: conv + BN (+ ReLU).
 
-    def __init__(self, c_in: int, c_out: int) -> None:
+    The conv maps the student's hint map to the teacher's channels *and* size:
+    a 3x3 stride-2 conv when the student's map is twice the teacher's, a 4x4
+    stride-2 transposed conv when it is half, else a valid conv of kernel
+    (1 + Hs - Ht, 1 + Ws - Wt) (a 1x1 conv for equal sizes). The final ReLU is
+    there when the teacher's hint is a post-ReLU map (`relu=True`): the
+    regressed map must be able to equal a non-negative target, and every
+    reference applies it (RepDistiller's `use_relu=True` default).
+    """
+
+    def __init__(
+        self, s_shape: tuple[int, ...], t_shape: tuple[int, ...], relu: bool = True
+    ) -> None:
         super().__init__()
-        self.proj = nn.Sequential(nn.Conv2d(c_in, c_out, 1, bias=False), nn.BatchNorm2d(c_out))
+        (c_s, h_s, w_s), (c_t, h_t, w_t) = s_shape[-3:], t_shape[-3:]
+        if h_s == 2 * h_t and w_s == 2 * w_t:
+            self.conv: nn.Module = nn.Conv2d(c_s, c_t, kernel_size=3, stride=2, padding=1)
+        elif 2 * h_s == h_t and 2 * w_s == w_t:
+            self.conv = nn.ConvTranspose2d(c_s, c_t, kernel_size=4, stride=2, padding=1)
+        elif h_s >= h_t and w_s >= w_t:
+            self.conv = nn.Conv2d(c_s, c_t, kernel_size=(1 + h_s - h_t, 1 + w_s - w_t))
+        else:
+            raise ValueError(f"no ConvReg from {tuple(s_shape[-3:])} to {tuple(t_shape[-3:])}")
+        self.bn = nn.BatchNorm2d(c_t)
+        self.relu = relu
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.proj(x)
+        x = self.bn(self.conv(x))
+        return torch.relu(x) if self.relu else x

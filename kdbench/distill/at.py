@@ -2,36 +2,40 @@
 
 The attention map of a stage is the channel mean of |f|^p, flattened and
 L2-normalised; the term sums, over paired stages, the mean squared difference
-of the student's and teacher's maps (as in RepDistiller). Stages are paired at
-equal relative depth; the larger map is average-pooled to the smaller's size.
-Channels need no adapter (they are averaged away).
+of the student's and teacher's maps (`functional.at_loss`, the authors' and
+RepDistiller's form). Stages are paired at equal relative depth; the larger map
+is average-pooled to the smaller's size. Channels need no adapter.
 """
 
 from __future__ import annotations
 
-import torch
-import torch.nn.functional as F
+from dataclasses import dataclass
+from typing import ClassVar
 
-from kdbench.distill.adapters import match_spatial, paired_stages, probe, require_maps
-from kdbench.distill.base import METHODS, DistillMethod
+import torch
+
+from kdbench.distill.adapters import paired_stages, probe, require_maps
+from kdbench.distill.base import METHODS, NO_TEMPERATURE, DistillMethod, MethodParams
+from kdbench.distill.functional import at_loss
 from kdbench.models import ModelOutput
 
 
-def attention_map(f: torch.Tensor, p: float) -> torch.Tensor:
-    return F.normalize(f.float().pow(p).mean(dim=1).flatten(1), dim=1)
-
-
-def at_loss(fs: torch.Tensor, ft: torch.Tensor, p: float = 2.0) -> torch.Tensor:
-    fs, ft = match_spatial(fs, ft)
-    return (attention_map(fs, p) - attention_map(ft, p)).pow(2).mean()
+@dataclass
+class ATParams(MethodParams):
+    name: str = "at"
+    alpha: float | None = None
+    w1: float | None = 1.0
+    w2: float | None = 1000.0
+    at_p: float = 2.0  # power of the activation map
+    ignored: ClassVar[tuple[str, ...]] = NO_TEMPERATURE
 
 
 @METHODS.register("at")
 class AT(DistillMethod):
-    params = ("alpha", "w1", "w2", "at_p")
+    Params = ATParams
 
-    def __init__(self, cfg, student, teacher, sample, num_train: int = 0) -> None:
-        super().__init__(cfg, student, teacher, sample, num_train)
+    def __init__(self, cfg, student, teacher, sample, num_train=0, train_labels=None) -> None:
+        super().__init__(cfg, student, teacher, sample, num_train, train_labels)
         fs, ft = probe(student, sample).features, probe(teacher, sample).features
         self.pairs = paired_stages(len(fs), len(ft))
         for i, j in self.pairs:

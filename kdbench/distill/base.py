@@ -1,21 +1,58 @@
-"""What a distillation method is: a module that returns the soft (method) term.
+"""What a distillation method is: a module that returns the soft (method) term, and its parameters.
 
 The total loss is always `w1 * CE(student, labels) + w2 * term`, so switching
 method is a config change and the hard/soft weighting means the same thing for
 every method. A method may own parameters (regressors, embeddings); they are
 trained with the student and are never part of the student's reported size.
+
+Each method declares its settings as a dataclass next to its loss, subclassing
+`MethodParams` (the fields every method shares). The yaml in `conf/distill/` is
+validated against that dataclass (`kdbench.distill.params.parse_params`), and a
+cell's identity is the dataclass's fields, so adding a method never touches a
+shared config.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
-from kdbench.config import DistillConfig
 from kdbench.models import FeatureModel, ModelOutput
 from kdbench.registry import Registry
+
+
+@dataclass
+class MethodParams:
+    """Loss = w1 * CE(student, label) + w2 * method term.
+
+    Give either `alpha` (w1 = 1 - alpha, w2 = alpha) or both `w1` and `w2`.
+    """
+
+    name: str = "kd"
+    T: float = 4.0  # temperature of the softened distributions (logit methods)
+    alpha: float | None = 0.9
+    w1: float | None = None
+    w2: float | None = None
+    t2_scaling: bool = True  # multiply the soft term by T^2 (Hinton et al.)
+
+    #: Shared fields this method does not read: left out of the cell key and the report, so a
+    #: grid crossing them with this method runs it once.
+    ignored: ClassVar[tuple[str, ...]] = ()
+
+    def check(self) -> None:
+        """Raise ConfigError for values the field types cannot rule out (choices, ranges)."""
+
+
+#: What feature methods ignore: the temperature only softens logits.
+NO_TEMPERATURE = ("T", "t2_scaling")
+
+
+def identity(params: MethodParams) -> dict[str, Any]:
+    """The settings that identify a cell of this method: every field it reads, by name."""
+    return {k: v for k, v in asdict(params).items() if k not in type(params).ignored}
 
 
 class DistillMethod(nn.Module):
@@ -25,21 +62,23 @@ class DistillMethod(nn.Module):
     methods that keep per-sample state (CRD's memory bank); it is None elsewhere.
     """
 
-    #: Config keys of `DistillConfig` this method reads; only these identify a cell.
-    params: tuple[str, ...] = ()
+    #: The method's parameters (a `MethodParams` subclass declared in the method's module).
+    Params: ClassVar[type[MethodParams]] = MethodParams
     #: False for the student trained alone: no teacher is built or run.
-    uses_teacher: bool = True
+    uses_teacher: ClassVar[bool] = True
 
     def __init__(
         self,
-        cfg: DistillConfig,
+        cfg: MethodParams,
         student: FeatureModel,
         teacher: FeatureModel | None,
         sample: torch.Tensor,
         num_train: int = 0,
+        train_labels: torch.Tensor | None = None,
     ) -> None:
         """`sample`: a few training inputs for a dry forward that sizes adapters;
-        `num_train`: the training split's size, for per-sample state (CRD)."""
+        `num_train`: the training split's size, and `train_labels` its labels by
+        position, for per-sample state (CRD's memory bank and class-aware negatives)."""
         super().__init__()
         self.cfg = cfg
         self.epoch = 0  # set by the training module each epoch (warm-ups)
@@ -54,5 +93,4 @@ class DistillMethod(nn.Module):
         raise NotImplementedError
 
 
-MethodFactory = Callable[..., DistillMethod]
 METHODS: Registry[type[DistillMethod]] = Registry("distillation method")

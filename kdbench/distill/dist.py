@@ -3,38 +3,34 @@
 Replaces KL's exact match with correlation: the inter-class relation is
 1 - Pearson(student, teacher) over classes for each sample, the intra-class
 relation the same over the batch for each class, on the softened
-distributions; `dist_beta * inter + dist_gamma * intra`, times T^2.
+distributions; `dist_beta * inter + dist_gamma * intra`, times T^2
+(`functional.dist_loss`; unlike the authors' code, no eps in the correlation).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
-from kdbench.distill.base import METHODS, DistillMethod
+from kdbench.distill.base import METHODS, DistillMethod, MethodParams
+from kdbench.distill.functional import dist_parts
 from kdbench.models import ModelOutput
 
 
-def pearson_rows(a: torch.Tensor, b: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
-    """Pearson correlation of each row of `a` with the same row of `b`."""
-    a = a - a.mean(dim=1, keepdim=True)
-    b = b - b.mean(dim=1, keepdim=True)
-    return (a * b).sum(1) / (a.norm(dim=1) * b.norm(dim=1) + eps)
-
-
-def dist_parts(
-    student_logits: torch.Tensor, teacher_logits: torch.Tensor, T: float
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """(inter, intra) relation losses, without T^2."""
-    ps = torch.softmax(student_logits.float() / T, dim=1)
-    pt = torch.softmax(teacher_logits.float() / T, dim=1)
-    inter = 1 - pearson_rows(ps, pt).mean()
-    intra = 1 - pearson_rows(ps.t(), pt.t()).mean()
-    return inter, intra
+@dataclass
+class DISTParams(MethodParams):
+    name: str = "dist"
+    alpha: float | None = None
+    w1: float | None = 1.0
+    w2: float | None = 1.0
+    dist_beta: float = 2.0  # weight of the inter-class (per-sample) relation
+    dist_gamma: float = 2.0  # weight of the intra-class (per-class) relation
 
 
 @METHODS.register("dist")
 class DIST(DistillMethod):
-    params = ("T", "alpha", "w1", "w2", "t2_scaling", "dist_beta", "dist_gamma")
+    Params = DISTParams
 
     def forward(
         self, student: ModelOutput, teacher: ModelOutput | None, labels: torch.Tensor, index=None

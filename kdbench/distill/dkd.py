@@ -3,57 +3,38 @@
 KD's KL splits into a target-class part (TCKD: the binary distribution
 [p_target, 1 - p_target]) and a non-target part (NCKD: the distribution over the
 other classes, renormalised); DKD weights them independently,
-`dkd_alpha * TCKD + dkd_beta * NCKD`, times T^2, ramped in over `warmup` epochs.
+`dkd_alpha * TCKD + dkd_beta * NCKD`, times T^2, ramped in over `warmup` epochs
+(mdistiller's `min(epoch / warmup, 1)`, counted from epoch 1). Computed in log
+space (`functional.dkd_parts`): exact at any logit scale, where the reference's
+`1 - p_t` in float32 and its clamp-free `log` of it are not.
 """
 
 from __future__ import annotations
 
-import torch
-import torch.nn.functional as F
+from dataclasses import dataclass
 
-from kdbench.distill.base import METHODS, DistillMethod
-from kdbench.distill.functional import standardize
+import torch
+
+from kdbench.distill.base import METHODS, DistillMethod, MethodParams
+from kdbench.distill.functional import dkd_loss, standardize
 from kdbench.models import ModelOutput
 
 
-def _binary(p: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    pt = p.gather(1, target[:, None])
-    return torch.cat([pt, 1 - pt], dim=1)
-
-
-def _non_target(z: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """The logits of the other classes, (B, C-1), in class order."""
-    keep = torch.ones_like(z, dtype=torch.bool).scatter_(1, target[:, None], False)
-    return z[keep].view(z.shape[0], z.shape[1] - 1)
-
-
-def dkd_parts(
-    student_logits: torch.Tensor, teacher_logits: torch.Tensor, target: torch.Tensor, T: float
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """(TCKD, NCKD), each a KL(teacher || student) averaged over the batch, without T^2."""
-    s, t = student_logits.float() / T, teacher_logits.float() / T
-    bs, bt = _binary(F.softmax(s, 1), target), _binary(F.softmax(t, 1), target)
-    tckd = (bt * (bt.clamp_min(1e-12).log() - bs.clamp_min(1e-12).log())).sum(1).mean()
-    ns, nt = _non_target(s, target), _non_target(t, target)
-    nckd = F.kl_div(
-        F.log_softmax(ns, 1), F.log_softmax(nt, 1), reduction="batchmean", log_target=True
-    )
-    return tckd, nckd
+@dataclass
+class DKDParams(MethodParams):
+    name: str = "dkd"
+    alpha: float | None = None
+    w1: float | None = 1.0
+    w2: float | None = 1.0
+    dkd_alpha: float = 1.0  # weight of the target-class part (TCKD)
+    dkd_beta: float = 8.0  # weight of the non-target part (NCKD); published per pair
+    warmup: int = 20  # epochs over which the term ramps up linearly from 0
+    logit_stand: bool = False  # z-score logits per sample before /T (Sun et al., 2024)
 
 
 @METHODS.register("dkd")
 class DKD(DistillMethod):
-    params = (
-        "T",
-        "alpha",
-        "w1",
-        "w2",
-        "t2_scaling",
-        "logit_stand",
-        "dkd_alpha",
-        "dkd_beta",
-        "warmup",
-    )
+    Params = DKDParams
 
     def ramp(self) -> float:
         """Linear warm-up: (epoch + 1) / warmup, capped at 1 (epochs count from 0 here)."""
@@ -67,6 +48,7 @@ class DKD(DistillMethod):
         s, t = student.logits, teacher.logits  # type: ignore[union-attr]
         if c.logit_stand:
             s, t = standardize(s), standardize(t)
-        tckd, nckd = dkd_parts(s, t, labels, T)
-        scale = T * T if c.t2_scaling else 1.0
-        return self.ramp() * scale * (c.dkd_alpha * tckd + c.dkd_beta * nckd)
+        term = dkd_loss(s, t, labels, c.dkd_alpha, c.dkd_beta, T)
+        if not c.t2_scaling:
+            term = term / (T * T)
+        return self.ramp() * term

@@ -1,35 +1,35 @@
-"""Probabilistic knowledge transfer (Passalis & Tefas, ECCV 2018).
+"""Probabilistic knowledge transfer (Passalis & Tefas, ECCV 2018) on the embeddings.
 
-Each side's embeddings define, through a cosine-similarity kernel
-((cos + 1) / 2) normalised per row, a conditional distribution over the other
-samples of the batch; the term is the KL divergence of the teacher's from the
-student's, averaged over all entries (as in the authors' code). Embedding
-sizes may differ.
+Each side's embeddings define, through the cosine kernel ((cos + 1) / 2)
+normalised per row, a conditional distribution over the samples of the batch;
+the term is KL(teacher || student) averaged over all B^2 entries
+(`functional.pkt_loss`, the authors' form). Embedding sizes may differ.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import ClassVar
+
 import torch
 
-from kdbench.distill.base import METHODS, DistillMethod
+from kdbench.distill.base import METHODS, NO_TEMPERATURE, DistillMethod, MethodParams
+from kdbench.distill.functional import pkt_loss
 from kdbench.models import ModelOutput
 
 
-def _conditional(x: torch.Tensor, eps: float) -> torch.Tensor:
-    x = x.float().flatten(1)
-    x = x / (x.norm(dim=1, keepdim=True) + eps)
-    sim = (x @ x.t() + 1.0) / 2.0
-    return sim / sim.sum(dim=1, keepdim=True)
-
-
-def pkt_loss(fs: torch.Tensor, ft: torch.Tensor, eps: float = 1e-7) -> torch.Tensor:
-    ps, pt = _conditional(fs, eps), _conditional(ft, eps)
-    return (pt * torch.log((pt + eps) / (ps + eps))).mean()
+@dataclass
+class PKTParams(MethodParams):
+    name: str = "pkt"
+    alpha: float | None = None
+    w1: float | None = 1.0
+    w2: float | None = 30000.0
+    ignored: ClassVar[tuple[str, ...]] = NO_TEMPERATURE
 
 
 @METHODS.register("pkt")
 class PKT(DistillMethod):
-    params = ("alpha", "w1", "w2")
+    Params = PKTParams
 
     def forward(
         self, student: ModelOutput, teacher: ModelOutput | None, labels: torch.Tensor, index=None

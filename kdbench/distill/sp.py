@@ -1,31 +1,36 @@
-"""Similarity-preserving KD (Tung & Mori, ICCV 2019).
+"""Similarity-preserving KD (Tung & Mori, ICCV 2019) on the last stage.
 
 Inputs that the teacher represents alike should be represented alike by the
 student: the batch Gram matrices of the last stage's (flattened) features,
-row-normalised, are matched in squared Frobenius norm divided by B^2. Any
-shapes pair (the Gram matrix is B x B), so no adapter is needed.
+row-normalised, are matched in squared Frobenius norm divided by B^2
+(`functional.sp_loss`). The paper sums this over chosen layers; RepDistiller,
+whose weight 3000 this uses, takes the last stage only, as here.
 """
 
 from __future__ import annotations
 
-import torch
-import torch.nn.functional as F
+from dataclasses import dataclass
+from typing import ClassVar
 
-from kdbench.distill.base import METHODS, DistillMethod
+import torch
+
+from kdbench.distill.base import METHODS, NO_TEMPERATURE, DistillMethod, MethodParams
+from kdbench.distill.functional import sp_loss
 from kdbench.models import ModelOutput
 
 
-def sp_loss(fs: torch.Tensor, ft: torch.Tensor) -> torch.Tensor:
-    b = fs.shape[0]
-    fs, ft = fs.float().flatten(1), ft.float().flatten(1)
-    gs = F.normalize(fs @ fs.t(), dim=1)
-    gt = F.normalize(ft @ ft.t(), dim=1)
-    return (gs - gt).pow(2).sum() / (b * b)
+@dataclass
+class SPParams(MethodParams):
+    name: str = "sp"
+    alpha: float | None = None
+    w1: float | None = 1.0
+    w2: float | None = 3000.0
+    ignored: ClassVar[tuple[str, ...]] = NO_TEMPERATURE
 
 
 @METHODS.register("sp")
 class SP(DistillMethod):
-    params = ("alpha", "w1", "w2")
+    Params = SPParams
 
     def forward(
         self, student: ModelOutput, teacher: ModelOutput | None, labels: torch.Tensor, index=None
