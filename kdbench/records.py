@@ -18,8 +18,8 @@ from typing import Any
 from kdbench.config import KdbenchConfig, model_label
 
 SCHEMA_VERSION = 1
-# Settings that say where outputs go, not what is computed.
-_NOT_IDENTITY = ("name", "results_dir", "teacher_store")
+# Settings that say where outputs go or how cells are chosen, not what one computes.
+_NOT_IDENTITY = ("name", "results_dir", "teacher_store", "tune")
 
 
 def canonical_config(cfg: KdbenchConfig) -> dict[str, Any]:
