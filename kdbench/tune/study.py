@@ -24,6 +24,7 @@ from functools import lru_cache
 from typing import Any
 
 import optuna
+import torch
 from optuna.samplers import TPESampler
 from optuna.trial import FrozenTrial, TrialState
 
@@ -32,6 +33,7 @@ from kdbench.distill import METHODS
 from kdbench.errors import ConfigError
 from kdbench.records import config_hash
 from kdbench.runner import run_cell
+from kdbench.sweep import job_threads
 from kdbench.teachers import TeacherStore, teacher_identity
 from kdbench.tune.plan import Plan
 
@@ -132,6 +134,9 @@ def prepare_teachers(plan: Plan) -> None:
     test split. A teacher is a fixed model, independent of every tuned setting.
     """
     seen: set[str] = set()
+    threads = job_threads(plan.base.trainer.threads)  # as the runner does for a cell
+    if threads:
+        torch.set_num_threads(threads)
     for method in plan.methods:
         cfg = plan.cell(TRIAL_FOLDER, method, plan.tune.seeds[0], TUNING_VALUES)
         if not METHODS.get(cfg.distill.name).uses_teacher:
