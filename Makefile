@@ -8,6 +8,7 @@ TORCH_SPEC  ?= torch==2.13.0
 EXP         ?= quick
 RESULTS     ?= results
 ARGS        ?=
+TRIALS      ?=
 # Benchmarks `make bench` runs, in order; each writes results/bench/<name>.md
 BENCHES     ?= bench/latency.py bench/train_speed.py
 
@@ -15,7 +16,7 @@ BIN   := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test test-full sweep report figures lint clean data profile bench
+.PHONY: help venv run test test-full sweep tune report figures lint clean data profile bench
 
 help:  ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -37,6 +38,9 @@ run: $(STAMP)  ## the quick grid on the bundled digits data, then the report
 sweep: $(STAMP)  ## a named grid: make sweep EXP=<experiment> [ARGS="key=value ..."]
 	$(BIN)/kdbench -m experiment=$(EXP) $(ARGS); status=$$?; \
 	$(BIN)/kdbench-report $(RESULTS)/$(EXP); exit $$status
+
+tune: $(STAMP)  ## equal Optuna budget per method, then fresh seeds: make tune EXP=<experiment> [TRIALS=N] [ARGS=...]
+	$(BIN)/kdbench-tune $(EXP) $(if $(TRIALS),tune.trials=$(TRIALS)) $(ARGS)
 
 report: $(STAMP)  ## tables and figures for a sweep: make report EXP=<experiment>
 	$(BIN)/kdbench-report $(RESULTS)/$(EXP)

@@ -20,7 +20,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from kdbench.config import register_configs
+from kdbench.config import CONF_DIR, register_configs
 from kdbench.errors import KdbenchError
 from kdbench.records import cell_dir
 from kdbench.report import write_report
@@ -28,7 +28,6 @@ from kdbench.runner import describe, log_line, run_cell
 from kdbench.sweep import collect_tally, format_tally, record_status
 from kdbench.validate import validate
 
-CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
 # conf/hydra/launcher/joblib.yaml spells out every field of the plugin's schema of
 # the same name; Hydra's notice about that name match is noise for a user.
 warnings.filterwarnings(

@@ -11,9 +11,13 @@ need the registries, live one floor up in `kdbench.validate`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
+
+# The Hydra config tree shipped with the package (conf/ beside kdbench/).
+CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
 
 
 @dataclass
@@ -101,6 +105,7 @@ class TrainerConfig:
     select: str = "best_val"  # checkpoint evaluated on test: best_val | last
     channels_last: bool = False  # NHWC memory format for models and batches (faster convs on GPU)
     compile: bool = False  # torch.compile the student and teacher (nn.Module.compile)
+    test: bool = True  # evaluate the selected checkpoint on the test split (off while tuning)
 
 
 @dataclass
@@ -120,6 +125,24 @@ class EfficiencyConfig:
 
 
 @dataclass
+class TuneConfig:
+    """`kdbench-tune` (kdbench/tune/): equal Optuna budgets per method, then fresh seeds.
+
+    Not part of a cell's identity (records.py): it says how cells are chosen, not
+    what one computes.
+    """
+
+    methods: list[str] = field(default_factory=list)  # distill options; empty: the sweep's
+    trials: int = 20  # per method, the same for every method
+    seeds: list[int] = field(default_factory=lambda: [0])  # a trial's value: mean over these
+    final_seeds: list[int] = field(default_factory=lambda: [100, 101, 102])  # disjoint
+    sampler_seed: int = 0  # TPE's seed; each method's sampler mixes in its name
+    startup_trials: int | None = None  # TPE's random start; None: a third of the trials
+    defaults: bool = True  # also run each method at its yaml defaults on the final seeds
+    space_dir: str | None = None  # search spaces, <dir>/<method>.yaml; None: conf/tune
+
+
+@dataclass
 class KdbenchConfig:
     name: str = "default"  # experiment name: records go to <results_dir>/<name>/
     seed: int = 0
@@ -136,6 +159,7 @@ class KdbenchConfig:
     train: RecipeConfig = field(default_factory=RecipeConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     efficiency: EfficiencyConfig = field(default_factory=EfficiencyConfig)
+    tune: TuneConfig = field(default_factory=TuneConfig)
 
 
 def register_configs() -> None:

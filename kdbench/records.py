@@ -18,8 +18,8 @@ from kdbench.config import KdbenchConfig, loss_weights, model_label, teacher_lab
 from kdbench.distill import METHODS, identity
 from kdbench.fileio import config_hash
 
-# Settings that say where outputs go, not what is computed.
-_NOT_IDENTITY = ("name", "results_dir", "teacher_store")
+# Settings that say where outputs go or how cells are chosen, not what one computes.
+_NOT_IDENTITY = ("name", "results_dir", "teacher_store", "tune")
 
 
 def canonical_config(cfg: KdbenchConfig) -> dict[str, Any]:

@@ -88,7 +88,7 @@ def _train_cell(cfg: KdbenchConfig, directory: Path) -> dict[str, Any]:
             data.input_shape,
             e,
             calibration=data.example(e.calibration_size),  # model inputs, not stored uint8
-            test=(data.prepare(data.test[0]), data.test[1]),
+            test=(data.prepare(data.test[0]), data.test[1]) if cfg.trainer.test else None,
         )
         if e.enabled
         else {}
@@ -187,8 +187,9 @@ def describe(record: dict[str, Any]) -> str:
     if record["status"] != "ok":
         err = record["error"]
         return f"{settings}  FAILED {err['type']}: {err['message']}"
-    top1 = record["metrics"]["top1"]
-    return f"{settings}  top1={top1:6.2f}%  {record['timing']['total_s']:5.1f}s"
+    top1 = record["metrics"].get("top1")
+    score = f"top1={top1:6.2f}%" if top1 is not None else "(untested)"
+    return f"{settings}  {score}  {record['timing']['total_s']:5.1f}s"
 
 
 def log_line(line: str) -> None:

@@ -137,7 +137,9 @@ class TeacherStore:
         module = DistillationModule(model, None, alone, 1.0, 0.0, t.recipe, data.num_classes)
         dm = TensorDataModule(data, t.recipe.batch_size, seed=t.seed)
         start = time.perf_counter()
-        metrics, training = fit_and_test(module, dm, t.recipe.epochs, cfg.trainer, folder)
+        # Always tested: the stored teacher's metrics serve every later cell, tuning ones too.
+        trainer = replace(cfg.trainer, test=True)
+        metrics, training = fit_and_test(module, dm, t.recipe.epochs, trainer, folder)
         model = module.student.cpu()
         weights = folder / "weights.pt"
         write_atomic(weights, lambda f: torch.save(model.state_dict(), f))

@@ -1,7 +1,8 @@
 """Fit a DistillationModule and evaluate it once on the test split.
 
 Model selection uses the validation split (or the last epoch); the test split
-is touched exactly once, after training, so it never picks the checkpoint.
+is touched exactly once, after training, so it never picks the checkpoint, and
+not at all when `trainer.test` is off (a tuning trial).
 """
 
 from __future__ import annotations
@@ -65,8 +66,9 @@ def fit_and_test(
     """Train, pick the checkpoint (best validation top-1 or last), test once.
 
     Returns (test metrics in percent, training facts: epochs run, checkpoint
-    selected, best validation top-1, and the epoch of the checkpoint it resumed
-    from, if any). Checkpoints live in `workdir/checkpoints` during the run
+    selected, best validation top-1, the epoch of the checkpoint it resumed
+    from, if any, and whether it was tested). With `trainer.test` off (tuning)
+    the test metrics are empty and the test split is never read. Checkpoints live in `workdir/checkpoints` during the run
     (`last.ckpt` every epoch) and are removed after it; a run that finds a
     `last.ckpt` there (it was killed or failed) continues from it.
     """
@@ -94,15 +96,18 @@ def fit_and_test(
         warnings.filterwarnings("ignore", message=r".*Checkpoint directory .* exists and is not")
         trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from, weights_only=True)
     ckpt = "best" if trainer_cfg.select == "best_val" else "last"
-    (results,) = trainer.test(
-        module, datamodule=datamodule, ckpt_path=ckpt, verbose=False, weights_only=True
-    )
-    metrics = {k.removeprefix("test/"): 100.0 * float(v) for k, v in results.items()}
+    metrics: dict[str, float] = {}
+    if trainer_cfg.test:  # off while tuning: the test split is then never read
+        (results,) = trainer.test(
+            module, datamodule=datamodule, ckpt_path=ckpt, verbose=False, weights_only=True
+        )
+        metrics = {k.removeprefix("test/"): 100.0 * float(v) for k, v in results.items()}
     training = {
         "epochs": trainer.current_epoch,
         "selected": ckpt,
         "best_val_top1": 100.0 * float(checkpoint.best_model_score or 0.0),
         "resumed_from_epoch": resumed_epoch,
+        "tested": trainer_cfg.test,
     }
     shutil.rmtree(ckpt_dir, ignore_errors=True)
     return metrics, training

@@ -107,9 +107,11 @@ class TensorDataModule(L.LightningDataModule):
         self._resident: dict[str, Split] = {}
 
     def setup(self, stage: str) -> None:
-        """Move the splits to the compute device once (uint8), so batches are sliced there."""
+        """Move the splits this stage uses to the compute device once (uint8), so batches
+        are sliced there; fitting leaves the test split untouched (tuning never reads it)."""
         device = self.trainer.strategy.root_device if self.trainer is not None else None
-        for name in ("train", "val", "test"):
+        names = ("test",) if stage == "test" else ("train", "val")
+        for name in names:
             x, y = getattr(self.data, name)
             self._resident[name] = (x.to(device), y.to(device)) if device is not None else (x, y)
 
