@@ -20,6 +20,8 @@ from kdbench.config import KdbenchConfig, model_label
 SCHEMA_VERSION = 1
 # Settings that say where outputs go, not what is computed.
 _NOT_IDENTITY = ("name", "results_dir", "teacher_store")
+# Trainer settings that change how fast a result comes, not the result.
+_NOT_IDENTITY_TRAINER = ("teacher_stream", "teacher_stream_max_mb")
 
 
 def canonical_config(cfg: KdbenchConfig) -> dict[str, Any]:
@@ -29,6 +31,8 @@ def canonical_config(cfg: KdbenchConfig) -> dict[str, Any]:
     d = asdict(cfg)
     for key in _NOT_IDENTITY:
         d.pop(key)
+    for key in _NOT_IDENTITY_TRAINER:
+        d["trainer"].pop(key)
     method = METHODS.get(cfg.distill.name)
     d["distill"] = {"name": cfg.distill.name, **{p: d["distill"][p] for p in method.params}}
     if not method.uses_teacher:

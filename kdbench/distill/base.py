@@ -29,6 +29,9 @@ class DistillMethod(nn.Module):
     params: tuple[str, ...] = ()
     #: False for the student trained alone: no teacher is built or run.
     uses_teacher: bool = True
+    #: False when only the teacher's logits are read: they then come from the shared
+    #: teacher stream (kdbench/teacher_stream.py) instead of a live teacher forward.
+    needs_teacher_features: bool = True
 
     def __init__(
         self,

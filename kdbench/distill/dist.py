@@ -35,6 +35,7 @@ def dist_parts(
 @METHODS.register("dist")
 class DIST(DistillMethod):
     params = ("T", "alpha", "w1", "w2", "t2_scaling", "dist_beta", "dist_gamma")
+    needs_teacher_features = False
 
     def forward(
         self, student: ModelOutput, teacher: ModelOutput | None, labels: torch.Tensor, index=None

@@ -43,6 +43,7 @@ def dkd_parts(
 
 @METHODS.register("dkd")
 class DKD(DistillMethod):
+    needs_teacher_features = False
     params = (
         "T",
         "alpha",

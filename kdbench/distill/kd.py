@@ -29,6 +29,7 @@ class KD(DistillMethod):
     """
 
     params = ("T", "alpha", "w1", "w2", "t2_scaling", "logit_stand")
+    needs_teacher_features = False
 
     def forward(
         self, student: ModelOutput, teacher: ModelOutput | None, labels: torch.Tensor, index=None
