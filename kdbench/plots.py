@@ -583,3 +583,63 @@ def _line_labels(names: list[tuple], keys: list[str], several: bool) -> list[str
         label = (f"{named['method']}, " if several else "") + f"w2={named['w2']:g}"
         out.append(label + "".join(f", {c}={_show(named[c])}" for c in keys[2:]))
     return out
+
+
+@FIGURES.register("student_vs_teacher")
+def capacity_gap_figure(summary: pd.DataFrame) -> plt.Figure | None:
+    """Student top-1 against its teacher's top-1, one line per student, one panel per method.
+
+    The capacity-gap question (Mirzadeh et al., 2020): does a better teacher
+    make a better student? Each student alone is a dashed line of its colour.
+    Self-contained (summary columns only), so it can move with the report code.
+    Drawn only when some student was distilled from two or more teachers.
+    """
+    need = ("teacher", "teacher_top1_mean", "top1_mean", "student", "method")
+    if not all(_has(summary, c) for c in need):
+        return None
+    sel = chosen_on_validation(summary)
+    kd = sel[sel["method"] != BASELINE].dropna(subset=["teacher", "teacher_top1_mean"])
+    methods = [
+        m
+        for m, rows in kd.groupby("method")
+        if rows.groupby("student")["teacher"].nunique().max() >= 2
+    ]
+    if not methods:
+        return None
+    students = sorted(kd["student"].unique())
+    alone = sel[sel["method"] == BASELINE].set_index("student")["top1_mean"]
+    with plt.rc_context(STYLE):
+        fig, axes = _axes(len(methods), 2.6, sharey=True)
+        for ax, method in zip(axes, methods):
+            rows = kd[kd["method"] == method]
+            for i, student in enumerate(students):
+                line = rows[rows["student"] == student].sort_values("teacher_top1_mean")
+                if line.empty:
+                    continue
+                st = series_style(i)
+                ax.errorbar(
+                    line["teacher_top1_mean"],
+                    line["top1_mean"],
+                    yerr=_std(line, "top1_std"),
+                    marker=st["marker"],
+                    color=st["color"],
+                    linewidth=1,
+                    elinewidth=0.8,
+                    label=student,
+                )
+                for _, r in line.iterrows():
+                    ax.annotate(
+                        str(r["teacher"]),
+                        (r["teacher_top1_mean"], r["top1_mean"]),
+                        textcoords="offset points",
+                        xytext=(2, 3),
+                        fontsize=5,
+                        color="0.35",
+                    )
+                if student in alone.index:
+                    ax.axhline(float(alone[student]), color=st["color"], linestyle="--", lw=0.8)
+            ax.set_xlabel("teacher top-1 (%)")
+            ax.set_title(f"{_label(method)} (dashed: student alone)")
+        axes[0].set_ylabel("student top-1 (%)")
+        _legend_below(fig, axes)
+        return fig
