@@ -10,7 +10,7 @@ RESULTS     ?= results
 ARGS        ?=
 TRIALS      ?=
 # Benchmarks `make bench` runs, in order; each writes results/bench/<name>.md
-BENCHES     ?= bench/latency.py bench/train_speed.py
+BENCHES     ?= bench/latency.py bench/train_speed.py bench/grid_stream.py
 
 BIN   := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -50,7 +50,7 @@ figures: report  ## figures for a sweep (written by the report)
 profile: $(STAMP)  ## params, MFLOPs, size, latency (torch, ORT fp32/int8) of every model alone
 	$(BIN)/kdbench-profile $(ARGS)
 
-bench: $(STAMP)  ## benchmarks: latency ratios (ORT/eager, int8/fp32), training overhead (vs plain loop, KD/alone); results/bench/*.md
+bench: $(STAMP)  ## benchmarks: latency ratios (ORT/eager, int8/fp32), training overhead (vs plain loop, KD/alone, shared teacher stream), T x alpha grid wall with/without the stream; results/bench/*.md
 	@for b in $(BENCHES); do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 test: $(STAMP)  ## the fast test suite (a few minutes on 2 cores)

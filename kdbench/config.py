@@ -28,6 +28,8 @@ class DataConfig:
     test_fraction: float = 0.2  # for data sets without an official test split (digits)
     split_seed: int = 0  # the split is fixed across cells, independent of the run seed
     augment: bool = False  # random crop (4-pixel padding) + horizontal flip, on the device
+    # A sample's view in an epoch is a function of (aug_seed, epoch, index); null: the cell's seed
+    aug_seed: int | None = None
     # synthetic data (tests): samples, classes and image shape
     num_samples: int = 600
     num_classes: int | None = 10  # image folders: the expected class count (null: as found)
@@ -106,6 +108,10 @@ class TrainerConfig:
     channels_last: bool = False  # NHWC memory format for models and batches (faster convs on GPU)
     compile: bool = False  # torch.compile the student and teacher (nn.Module.compile)
     test: bool = True  # evaluate the selected checkpoint on the test split (off while tuning)
+    # Logit methods read the teacher's logits of each epoch's views from one shared pass,
+    # kept in the teacher store (kdbench/teacher_stream.py); false: run the teacher live.
+    teacher_stream: bool = True
+    teacher_stream_max_mb: float = 2048.0  # streams beyond this much disk: live teacher instead
 
 
 @dataclass

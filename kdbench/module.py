@@ -23,6 +23,7 @@ from kdbench.data.base import Batch
 from kdbench.distill import DistillMethod
 from kdbench.models import FeatureModel, ModelOutput
 from kdbench.optim import OPTIMIZERS, SCHEDULES
+from kdbench.teacher_stream import TeacherStream
 
 
 def test_metrics(num_classes: int) -> MetricCollection:
@@ -49,7 +50,9 @@ class DistillationModule(L.LightningModule):
         w2: float,
         recipe: RecipeConfig,
         num_classes: int,
+        teacher_stream: TeacherStream | None = None,
     ) -> None:
+        """`teacher_stream`: where a logit-only method reads the teacher's training logits."""
         super().__init__()
         self.student = student
         self.method = method
@@ -66,6 +69,8 @@ class DistillationModule(L.LightningModule):
         self.channels_last = False
         # Teacher logits of un-augmented passes, per split: (logits, filled) by sample index.
         self._teacher_cache: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+        self.teacher_stream = teacher_stream
+        self._stream_logits: torch.Tensor | None = None  # this epoch's, by sample index
 
     def apply_speed_options(self, channels_last: bool = False, compile: bool = False) -> None:
         """NHWC memory format for models and batches; `torch.compile` of student and teacher.
@@ -97,10 +102,32 @@ class DistillationModule(L.LightningModule):
 
     def on_train_epoch_start(self) -> None:
         self.method.epoch = self.current_epoch  # for methods with a warm-up (DKD)
+        self._stream_logits = None
+        if self.teacher_stream is not None and self.teacher is not None and self.w2 > 0:
+            epoch = self.current_epoch
+            logits = self.teacher_stream.logits(epoch, lambda: self._teacher_pass(epoch))
+            self._stream_logits = None if logits is None else logits.to(self.device)
 
-    def _teacher_out(self, x: torch.Tensor) -> ModelOutput | None:
+    def _teacher_pass(self, epoch: int) -> torch.Tensor:
+        """The teacher's logits of every training view of `epoch`, in large chunks.
+
+        Run exactly as the live teacher runs in `training_step` (memory format,
+        precision context), so the stream holds the same numbers.
+        """
+        assert self.teacher is not None
+        dm = self.trainer.datamodule
+        out = torch.empty(len(dm.data.train[1]), self.num_classes)
+        with torch.no_grad(), self.trainer.precision_plugin.forward_context():
+            for index, x in dm.epoch_views(epoch):
+                out[index.cpu()] = self.teacher(self._input(x)).float().cpu()
+        return out
+
+    def _teacher_out(self, x: torch.Tensor, index: torch.Tensor) -> ModelOutput | None:
         if self.teacher is None or not self.method.uses_teacher:
             return None
+        if self._stream_logits is not None:
+            logits = self._stream_logits[index]
+            return ModelOutput(logits, [], logits.new_empty(0))
         with torch.no_grad():
             return self.teacher.forward_features(x)
 
@@ -135,7 +162,7 @@ class DistillationModule(L.LightningModule):
         student_out = self.student.forward_features(x)
         hard = F.cross_entropy(student_out.logits, y)
         if self.w2 > 0 and self.method.uses_teacher:
-            soft = self.method(student_out, self._teacher_out(x), y, index=index)
+            soft = self.method(student_out, self._teacher_out(x, index), y, index=index)
             loss = self.w1 * hard + self.w2 * soft
         else:
             loss = hard

@@ -20,6 +20,8 @@ from kdbench.fileio import config_hash
 
 # Settings that say where outputs go or how cells are chosen, not what one computes.
 _NOT_IDENTITY = ("name", "results_dir", "teacher_store", "tune")
+# Trainer settings that change how fast a result comes, not the result.
+_NOT_IDENTITY_TRAINER = ("teacher_stream", "teacher_stream_max_mb")
 
 
 def canonical_config(cfg: KdbenchConfig) -> dict[str, Any]:
@@ -27,6 +29,8 @@ def canonical_config(cfg: KdbenchConfig) -> dict[str, Any]:
     d = asdict(cfg)
     for key in _NOT_IDENTITY:
         d.pop(key)
+    for key in _NOT_IDENTITY_TRAINER:
+        d["trainer"].pop(key)
     method = METHODS.get(cfg.distill.name)
     d["distill"] = identity(cfg.distill)  # the fields of the method's own dataclass it reads
     if not method.uses_teacher:

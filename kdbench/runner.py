@@ -30,6 +30,7 @@ from kdbench.models import create_model
 from kdbench.module import DistillationModule
 from kdbench.records import canonical_config, cell_dir, cell_key, read_record, report_settings
 from kdbench.sweep import job_threads
+from kdbench.teacher_stream import TeacherStream
 from kdbench.teachers import TeacherStore
 from kdbench.training import fit_and_test
 
@@ -72,12 +73,24 @@ def _train_cell(cfg: KdbenchConfig, directory: Path) -> dict[str, Any]:
         cfg.distill, student, teacher, data.example(), len(data.train[1]), data.train[1]
     )
     w1, w2 = loss_weights(cfg.distill) if method_cls.uses_teacher else (1.0, 0.0)
-    module = DistillationModule(student, teacher, method, w1, w2, cfg.train, data.num_classes)
-    dm = TensorDataModule(data, cfg.train.batch_size, seed=cfg.seed)
+    aug_seed = cfg.seed if cfg.data.aug_seed is None else cfg.data.aug_seed
+    stream = None
+    if teacher_meta and cfg.trainer.teacher_stream and not method_cls.needs_teacher_features:
+        stream = TeacherStream.for_cell(cfg, data, teacher_meta, aug_seed)
+    module = DistillationModule(
+        student, teacher, method, w1, w2, cfg.train, data.num_classes, teacher_stream=stream
+    )
+    dm = TensorDataModule(data, cfg.train.batch_size, seed=cfg.seed, aug_seed=aug_seed)
 
     t0 = time.perf_counter()
     metrics, training = fit_and_test(module, dm, cfg.train.epochs, cfg.trainer, directory)
     training["threads"] = torch.get_num_threads()
+    if stream is not None:
+        training["teacher_stream"] = {
+            "key": stream.key,
+            "produced_epochs": stream.produced,
+            "over_limit_epochs": stream.over_limit,
+        }
     timing["train_test_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()

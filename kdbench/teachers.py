@@ -38,7 +38,8 @@ def teacher_identity(cfg: KdbenchConfig) -> dict[str, Any]:
     tr = cfg.trainer
     return {
         "arch": {"name": t.name, "depth": t.depth, "width": t.width},
-        "data": asdict(cfg.data),
+        # The teacher's views are fixed by its own seed, never by the students' data.aug_seed.
+        "data": {k: v for k, v in asdict(cfg.data).items() if k != "aug_seed"},
         "recipe": asdict(t.recipe),
         "epochs": effective_epochs(t.recipe.epochs, tr),
         "seed": t.seed,

@@ -20,8 +20,10 @@ def test_train_speed_writes_both_ratios(tmp_path, capsys):
     args = ["--student", "cnn", "--teacher", "cnn", "--batch-size", "8", "--steps", "2"]
     args += ["--warmup", "1", "--repeats", "1", "--out", str(out)]
     ratios = _bench().main(args)
-    assert set(ratios) == {"overhead_ratio", "kd_ratio"} and all(r > 0 for r in ratios.values())
+    assert set(ratios) == {"overhead_ratio", "kd_ratio", "stream_kd_ratio"}
+    assert all(r > 0 for r in ratios.values())
     text = out.read_text()
-    assert "| kdbench / plain loop |" in text and "| KD step / student-alone step |" in text
+    assert "| kdbench / plain loop |" in text and "| KD step / student-alone step, live" in text
+    assert f"shared teacher stream | {ratios['stream_kd_ratio']:.3f}" in text
     assert f"{ratios['overhead_ratio']:.3f}" in text
     assert "kdbench / plain loop" in capsys.readouterr().out

@@ -9,6 +9,7 @@ from matplotlib.image import AxesImage
 
 from kdbench.report import summarize
 from kdbench.report.figures import FIGURES, write_figures
+from kdbench.report.figures.capacity_gap import capacity_gap_figure
 from kdbench.report.figures.heatmap import heatmap_figure
 from kdbench.report.figures.methods import methods_figure
 from kdbench.report.figures.pareto import pareto_figure
@@ -141,7 +142,8 @@ def test_figures_without_data_are_skipped():
 def test_every_figure_writes_pdf_and_png_with_the_same_bytes_twice(summary, tmp_path):
     first = write_figures(summary, tmp_path / "a")
     second = write_figures(summary, tmp_path / "b")
-    assert sorted(first) == sorted(f"{name}.{ext}" for name in FIGURES for ext in ("pdf", "png"))
+    drawn = [n for n in FIGURES if n != "student_vs_teacher"]  # one teacher: nothing to draw
+    assert sorted(first) == sorted(f"{name}.{ext}" for name in drawn for ext in ("pdf", "png"))
     for name, path in first.items():
         data = path.read_bytes()
         assert data == second[name].read_bytes(), name
@@ -225,3 +227,31 @@ def test_temperature_lines_stay_distinct_past_the_palette():
     assert len(lines) == 10
     assert len({(line.get_color(), line.get_marker()) for line in lines}) == 10
     plt.close(fig)
+
+
+def test_capacity_gap_has_one_line_per_student_over_teacher_top1(tmp_path):
+    teachers = {"cnn-w1": 70.0, "resnet8": 75.0, "resnet14": 80.0}
+    recs = []
+    for student, base in (("cnn-w0.125", 50.0), ("cnn-w0.25", 55.0)):
+        for s in range(2):
+            recs.append(make_record(student, "none", s, base + s))
+            for teacher, t_top1 in teachers.items():
+                top1 = base + s + (t_top1 - 70) / 5
+                recs.append(
+                    make_record(student, "kd", s, top1, teacher=teacher, teacher_top1=t_top1)
+                )
+    summary = summarize(frame(recs))
+    fig = capacity_gap_figure(summary)
+    (ax,) = fig.axes
+    series = errorbar_series(ax)
+    assert len(series) == 2  # one line per student
+    xs = sorted(series[0].lines[0].get_xdata())
+    assert xs == sorted(teachers.values())  # over the teachers' top-1
+    ys = series[0].lines[0].get_ydata()
+    assert list(ys) == sorted(ys)  # a better teacher, a better student (as built)
+    a = save(fig, tmp_path / "one" / "f")
+    b = save(capacity_gap_figure(summary), tmp_path / "two" / "f")
+    assert all(a[k].read_bytes() == b[k].read_bytes() for k in a)  # same bytes twice
+    # one teacher per student: no capacity question to draw
+    one = [r for r in recs if r["config"]["teacher"] in (None, "resnet8")]
+    assert capacity_gap_figure(summarize(frame(one))) is None

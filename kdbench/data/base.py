@@ -12,7 +12,7 @@ training, float, normalized with the data set's own statistics) on the device.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import lightning as L
@@ -21,11 +21,30 @@ import torch
 from sklearn.model_selection import train_test_split
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler
 
-from kdbench.data.augment import normalize, to_float
+from kdbench.data.augment import normalize, to_float, view_keys
 
 Split = tuple[torch.Tensor, torch.Tensor]  # images (N, C, H, W), labels (N,)
 Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # images, labels, sample indices
-BatchTransform = Callable[[torch.Tensor], torch.Tensor]
+# (images) -> images, drawing from torch's generator; or (images, per-sample keys) -> images,
+# fixed by the keys (`kdbench.data.augment.view_keys`). Training always passes keys.
+BatchTransform = Callable[..., torch.Tensor]
+
+
+def epoch_view(
+    x: torch.Tensor,
+    index: torch.Tensor,
+    epoch: int,
+    aug_seed: int,
+    augment: BatchTransform | None,
+) -> torch.Tensor:
+    """Stored training images `x` (samples `index`) as augmented in `epoch`, still uint8.
+
+    A function of (aug_seed, epoch, index) only, so the teacher stream
+    (kdbench/teacher_stream.py) and a training batch see the same views.
+    """
+    if augment is None:
+        return x
+    return augment(x, view_keys(aug_seed, epoch, index))
 
 
 @dataclass
@@ -97,12 +116,19 @@ class TensorDataModule(L.LightningDataModule):
     """Serves a `TensorData` in batches; `augment` runs on whole batches on the device."""
 
     def __init__(
-        self, data: TensorData, batch_size: int, seed: int, augment: BatchTransform | None = None
+        self,
+        data: TensorData,
+        batch_size: int,
+        seed: int,
+        augment: BatchTransform | None = None,
+        aug_seed: int | None = None,
     ) -> None:
+        """`seed` fixes the batch order; `aug_seed` (default: `seed`) the augmented views."""
         super().__init__()
         self.data = data
         self.batch_size = batch_size
         self.seed = seed
+        self.aug_seed = seed if aug_seed is None else aug_seed
         self.augment = augment if augment is not None else data.augment
         self._resident: dict[str, Split] = {}
 
@@ -128,6 +154,20 @@ class TensorDataModule(L.LightningDataModule):
         sampler = BatchSampler(order, self.batch_size, drop_last=False)
         return DataLoader(dataset, sampler=sampler, batch_size=None)
 
+    def epoch_views(
+        self, epoch: int, chunk: int = 1024
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """(sample indices, model input) of the whole training split as seen in `epoch`.
+
+        The same views training batches get, in large chunks: what the teacher
+        stream is computed from.
+        """
+        x_all, _ = self._split("train")
+        for start in range(0, len(x_all), chunk):
+            index = torch.arange(start, min(start + chunk, len(x_all)), device=x_all.device)
+            x = epoch_view(x_all[index], index, epoch, self.aug_seed, self.augment)
+            yield index, self.data.prepare(x, training=False)
+
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", shuffle=True)
 
@@ -140,7 +180,7 @@ class TensorDataModule(L.LightningDataModule):
     def on_after_batch_transfer(self, batch: Batch, dataloader_idx: int) -> Batch:
         x, y, index = batch
         training = self.trainer is not None and self.trainer.training
-        if training and self.augment is not None:
-            x = self.augment(x)
+        if training:
+            x = epoch_view(x, index, self.trainer.current_epoch, self.aug_seed, self.augment)
         x = self.data.prepare(x, training=False)  # float + normalization; augmented above
         return x, y, index

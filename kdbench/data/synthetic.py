@@ -8,6 +8,7 @@ from __future__ import annotations
 import torch
 
 from kdbench.config import DataConfig
+from kdbench.data.augment import standard_augment
 from kdbench.data.base import TensorData
 from kdbench.data.registry import DATASETS
 
@@ -31,4 +32,5 @@ def synthetic(cfg: DataConfig) -> TensorData:
         sample(n_test),
         cfg.num_classes,
         f"synthetic ({cfg.num_classes} classes)",
+        augment=standard_augment if cfg.augment else None,
     )

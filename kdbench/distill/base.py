@@ -66,6 +66,9 @@ class DistillMethod(nn.Module):
     Params: ClassVar[type[MethodParams]] = MethodParams
     #: False for the student trained alone: no teacher is built or run.
     uses_teacher: ClassVar[bool] = True
+    #: False when only the teacher's logits are read: they then come from the shared
+    #: teacher stream (kdbench/teacher_stream.py) instead of a live teacher forward.
+    needs_teacher_features: ClassVar[bool] = True
 
     def __init__(
         self,

@@ -31,6 +31,7 @@ class DISTParams(MethodParams):
 @METHODS.register("dist")
 class DIST(DistillMethod):
     Params = DISTParams
+    needs_teacher_features = False
 
     def forward(
         self, student: ModelOutput, teacher: ModelOutput | None, labels: torch.Tensor, index=None

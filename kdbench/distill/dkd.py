@@ -35,6 +35,7 @@ class DKDParams(MethodParams):
 @METHODS.register("dkd")
 class DKD(DistillMethod):
     Params = DKDParams
+    needs_teacher_features = False
 
     def ramp(self) -> float:
         """Linear warm-up: (epoch + 1) / warmup, capped at 1 (epochs count from 0 here)."""

@@ -48,6 +48,7 @@ class KD(DistillMethod):
     """
 
     Params = KDParams
+    needs_teacher_features = False
 
     def forward(
         self, student: ModelOutput, teacher: ModelOutput | None, labels: torch.Tensor, index=None

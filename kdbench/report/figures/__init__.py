@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from kdbench.report.figures import (  # noqa: F401  (registration side effects)
+    capacity_gap,
     heatmap,
     methods,
     pareto,
