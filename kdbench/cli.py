@@ -58,6 +58,8 @@ def _cell(cfg: DictConfig) -> str:
     status = "skipped" if record.get("skipped") else record["status"]
     record_status(job, status)
     log_line(prefix + describe(record))
+    if status == "diverged" and not multirun:
+        _exit_with(f"kdbench: error: cell diverged: {record['error']['message']}", EXIT_FAILED)
     if status == "failed" and not multirun:
         err = record["error"]
         if err.get("user_error"):
