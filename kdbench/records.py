@@ -120,8 +120,8 @@ def _setting_table(canonical: dict[str, Any]) -> list[tuple[str, str, Any]]:
         ("method", "distill.label", distill.get("label") or name),
         ("teacher", "teacher", _teacher_label(teacher) if uses_teacher else None),
         ("student", "student", _model_label(student)),
+        ("w2", "distill.w2", w2),  # before w1: w2 is the weight a table shows when both relabel
         ("w1", "distill.w1", w1),
-        ("w2", "distill.w2", w2),
     ]
     flat = _flat({k: v for k, v in canonical.items() if k not in _MEASUREMENT_ONLY})
     for path in ("distill.label", "distill.w1", "distill.w2"):
