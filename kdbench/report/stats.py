@@ -98,20 +98,36 @@ def _paired_columns(ok: pd.DataFrame, keys: list[str], delta: str, prefix: str) 
 
 
 def _merge(summary: pd.DataFrame, extra: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """Left-merge on settings; NaN settings match NaN (groupby with dropna=False keeps them)."""
+    """Left-merge on settings; NaN settings match NaN (groupby with dropna=False keeps them).
+
+    A setting empty in every group comes back from the groupby as object (None) where the
+    summary has float (NaN): both sides are put on the summary's dtype first.
+    """
+    extra = extra.copy()
+    for k in keys:
+        if extra[k].dtype != summary[k].dtype:
+            try:
+                extra[k] = extra[k].astype(summary[k].dtype)
+            except (TypeError, ValueError):
+                extra[k] = extra[k].astype(object)
+                summary = summary.assign(**{k: summary[k].astype(object)})
     return summary.merge(extra, on=keys, how="left")
 
 
 def _reference_rows(ok: pd.DataFrame, keys: list[str], context: list[str], ref: str):
     """The reference method's records of the setting chosen on validation, per context."""
-    mine = ok[ok["method"] == ref]
+    mine = ok[ok["method"] == ref].copy()
     if mine.empty:
         return mine
     score = "val_top1" if "val_top1" in mine and mine["val_top1"].notna().any() else "top1"
-    means = mine.groupby(keys, dropna=False, sort=False)[score].mean().reset_index()
-    best = means.sort_values(score, ascending=False, kind="stable")
-    best = best.groupby(context, dropna=False, sort=False).head(1) if context else best.head(1)
-    return mine.merge(best[keys], on=keys, how="inner")
+    mine["_group"] = mine.groupby(keys, dropna=False, sort=False).ngroup()
+    mine["_score"] = mine.groupby("_group")[score].transform("mean")
+    ranked = mine.sort_values(["_score", "_group"], ascending=[False, True], kind="stable")
+    if context:
+        best = ranked.groupby(context, dropna=False, sort=False)["_group"].first()
+    else:
+        best = ranked["_group"].head(1)
+    return mine[mine["_group"].isin(set(best))].drop(columns=["_group", "_score"])
 
 
 def summarize(df: pd.DataFrame, reference: str | None = None) -> pd.DataFrame:
@@ -161,7 +177,7 @@ def summarize(df: pd.DataFrame, reference: str | None = None) -> pd.DataFrame:
             .rename("_alone")
             .reset_index()
         )
-        ok = ok.merge(paired, on=base_keys + ["seed"], how="left")
+        ok = _merge(ok, paired, base_keys + ["seed"])
     ok["delta_top1"] = (ok.get("top1", np.nan) - ok["_alone"]).where(ok["method"] != BASELINE)
 
     grouped = ok.groupby(keys, dropna=False)
@@ -181,7 +197,7 @@ def summarize(df: pd.DataFrame, reference: str | None = None) -> pd.DataFrame:
     else:
         alone = baseline.groupby(base_keys, dropna=False)["top1"].agg(["mean", "std"])
         alone.columns = ["alone_top1_mean", "alone_top1_std"]
-        summary = summary.merge(alone.reset_index(), on=base_keys, how="left")
+        summary = _merge(summary, alone.reset_index(), base_keys)
     no_pair = (summary["delta_top1_n"].fillna(0) == 0) & (summary["method"] != BASELINE)
     summary.loc[no_pair, "delta_top1_mean"] = (summary["top1_mean"] - summary["alone_top1_mean"])[
         no_pair
@@ -211,7 +227,7 @@ def _with_reference(
     rows = _reference_rows(ok, keys, context, ref)
     paired = rows.groupby(context + ["seed"], dropna=False)["top1"].mean().rename("_ref")
     chosen = set(map(tuple, rows[keys].astype(str).drop_duplicates().to_numpy()))
-    mine = ok.merge(paired.reset_index(), on=context + ["seed"], how="left")
+    mine = _merge(ok, paired.reset_index(), context + ["seed"])
     is_ref = mine[keys].astype(str).apply(tuple, axis=1).isin(chosen)
     mine["delta_ref_top1"] = (mine["top1"] - mine["_ref"]).where(
         ~is_ref & (mine["method"] != BASELINE)
