@@ -48,7 +48,7 @@ def fake_record(cfg, top1: float) -> dict:
         "resolved": canonical_config(cfg),
         "status": "ok",
         "metrics": {"top1": top1},
-        "training": {"best_val_top1": top1},
+        "training": {"best_val_top1": top1, "epochs": 1},  # the smoke trainer caps epochs at 1
     }
 
 
@@ -86,7 +86,7 @@ def test_a_grid_over_epochs_and_a_data_setting_gives_one_row_per_setting(tmp_pat
     const = next(line for line in md.splitlines() if line.startswith("Same in every row"))
     header = md.split("\n\n")[1].splitlines()[0]
     columns = [c.strip() for c in header.strip("|").split("|")]
-    assert set(columns[:4]) == {"student", "method", "epochs", "num_samples"}
+    assert {"student", "method", "epochs", "num_samples"} <= set(columns)
     # constants said once, in the header line, with short labels; seed never a setting there
     said = dict(p.split("=", 1) for p in const.removeprefix("Same in every row: ").split(", "))
     for key, value in (("data", "synthetic"), ("teacher_epochs", "30"), ("lr", "0.05")):

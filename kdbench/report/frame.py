@@ -11,7 +11,7 @@ become columns without touching this module:
   `resolved` config (older records: their `config` block)
 * `metrics.*`         -> `top1`, `f1_macro`, `ece`, ...
 * `teacher_metrics.*` -> `teacher_top1`, ...
-* `training`          -> `val_top1` (what chose the checkpoint), `epochs`
+* `training`          -> `val_top1` (what chose the checkpoint), `epochs_run`
 * `efficiency.<k>`    -> `params_m`, `mflops`, `size_kb`, `onnx_int8_size_kb`, ...
 * `efficiency.<block>.<k>` -> `int8_top1`, `int8_top1_delta`, ...
 * `efficiency.latency[backend][bsN]` -> `latency_ms_p50_bsN` for torch eager
@@ -83,7 +83,12 @@ def record_settings(record: dict[str, Any]) -> tuple[dict[str, Any], dict[str, s
 
 
 def flatten_record(record: dict[str, Any], path: Path | str | None = None) -> dict[str, Any]:
-    """One tidy row: settings, status, test metrics, teacher metrics, efficiency with units."""
+    """One tidy row: settings, status, test metrics, teacher metrics, efficiency with units.
+
+    Settings are never overwritten by a measurement of the same name: such a
+    measurement becomes `<name>_measured` (the epochs a run did are `epochs_run`,
+    beside the `epochs` setting).
+    """
     settings, _ = record_settings(record)
     row: dict[str, Any] = {k: _setting_value(v) for k, v in settings.items()}
     row["status"] = record.get("status")
@@ -93,18 +98,20 @@ def flatten_record(record: dict[str, Any], path: Path | str | None = None) -> di
     if record.get("status") != "ok":
         err = record.get("error") or {}
         row["error"] = f"{err.get('type', '?')}: {err.get('message', '')}"
-    row.update({k: v for k, v in (record.get("metrics") or {}).items() if is_number(v)})
+    out: dict[str, Any] = {}
+    out.update({k: v for k, v in (record.get("metrics") or {}).items() if is_number(v)})
     teacher = record.get("teacher_metrics") or {}
-    row.update({f"teacher_{k}": v for k, v in teacher.items() if is_number(v)})
+    out.update({f"teacher_{k}": v for k, v in teacher.items() if is_number(v)})
     training = record.get("training") or {}
     if is_number(training.get("best_val_top1")):
-        row["val_top1"] = training["best_val_top1"]
+        out["val_top1"] = training["best_val_top1"]
     if is_number(training.get("epochs")):
-        row["epochs"] = training["epochs"]
-    row.update(_flatten_efficiency(record.get("efficiency") or {}))
+        out["epochs_run"] = training["epochs"]
+    out.update(_flatten_efficiency(record.get("efficiency") or {}))
     total = (record.get("timing") or {}).get("total_s")
     if is_number(total):
-        row["cell_s"] = total
+        out["cell_s"] = total
+    row.update({(k if k not in row else f"{k}_measured"): v for k, v in out.items()})
     return row
 
 

@@ -115,7 +115,8 @@ def _shown_settings(summary: pd.DataFrame, keys: Sequence[str]) -> tuple[list[st
     (empty cells aside: the student alone has no teacher or temperature) is
     said once; one that varies shows. Never shown twice: the parts of a label
     (`student_name`, `teacher_width`, `base_method`: their label says them) and a
-    loss-weight form that restates a shown one (`alpha` = `w2`).
+    loss-weight form that restates a shown one (`alpha` = `w2`). Any other setting
+    that varies shows, even where it happens to follow another column.
     """
     constant = {}
     shown: list[str] = []
@@ -128,7 +129,9 @@ def _shown_settings(summary: pd.DataFrame, keys: Sequence[str]) -> tuple[list[st
         elif len(values) <= 1:
             if len(values):
                 constant[c] = values[0]
-        elif c not in WEIGHT_FORMS or not any(_same_partition(summary, c, s) for s in shown):
+        elif c not in WEIGHT_FORMS or not any(
+            _same_partition(summary, c, s) for s in shown if s in WEIGHT_FORMS
+        ):
             shown.append(c)
     return shown, constant
 
