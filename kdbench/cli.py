@@ -57,6 +57,8 @@ def _cell(cfg: DictConfig) -> str:
     status = "skipped" if record.get("skipped") else record["status"]
     record_status(job, status)
     log_line(prefix + describe(record))
+    if status == "diverged" and not multirun:
+        _exit_with(f"kdbench: error: cell diverged: {record['error']['message']}", EXIT_FAILED)
     if status == "failed" and not multirun:
         err = record["error"]
         if err.get("user_error"):
@@ -123,9 +125,17 @@ def report_main(argv: list[str] | None = None) -> None:
     parser.add_argument("dirs", nargs="+", type=Path, help="sweep folder(s), e.g. results/quick")
     parser.add_argument("--out", type=Path, help="output folder (default: the first DIR)")
     parser.add_argument("--no-figures", action="store_true", help="tables only")
+    parser.add_argument(
+        "--reference", metavar="METHOD", help="also compare every method with this one, e.g. kd"
+    )
     args = parser.parse_args(argv)
     try:
-        write_report(args.dirs, args.out or args.dirs[0], figures=not args.no_figures)
+        write_report(
+            args.dirs,
+            args.out or args.dirs[0],
+            figures=not args.no_figures,
+            reference=args.reference,
+        )
     except KdbenchError as exc:
         print(f"kdbench-report: error: {exc}", file=sys.stderr)
         sys.exit(2)

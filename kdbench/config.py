@@ -92,7 +92,15 @@ def teacher_label(t: TeacherConfig) -> str:
 
 
 # The defaults of kdbench.distill.base.MethodParams (a test keeps the two equal).
-DISTILL_SHARED = {"name": "kd", "T": 4.0, "alpha": 0.9, "w1": None, "w2": None, "t2_scaling": True}
+DISTILL_SHARED = {
+    "name": "kd",
+    "T": 4.0,
+    "alpha": 0.9,
+    "w1": None,
+    "w2": None,
+    "t2_scaling": True,
+    "label": None,
+}
 
 
 @dataclass

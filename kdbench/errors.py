@@ -13,3 +13,20 @@ class KdbenchError(Exception):
 
 class ConfigError(KdbenchError, ValueError):
     """A config value is out of range or unknown."""
+
+
+class Diverged(RuntimeError):
+    """Training produced a non-finite loss: the run is stopped and recorded as `diverged`.
+
+    Not a `KdbenchError`: the config is valid, the training it asked for blew up.
+    `who` names the network (empty for the student), `lr_key` the setting to lower.
+    """
+
+    def __init__(
+        self, epoch: int, step: int, who: str = "", lr_key: str = "train.optim.lr"
+    ) -> None:
+        self.epoch, self.step, self.who, self.lr_key = epoch, step, who, lr_key
+        prefix = f"{who}: " if who else ""
+        super().__init__(
+            f"{prefix}loss became NaN/Inf at epoch {epoch}, step {step} (try a lower {lr_key})"
+        )

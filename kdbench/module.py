@@ -21,6 +21,7 @@ from torchmetrics.classification import (
 from kdbench.config import RecipeConfig
 from kdbench.data.base import Batch
 from kdbench.distill import DistillMethod
+from kdbench.errors import Diverged
 from kdbench.models import FeatureModel, ModelOutput
 from kdbench.optim import OPTIMIZERS, SCHEDULES
 from kdbench.teacher_stream import TeacherStream
@@ -165,7 +166,10 @@ class DistillationModule(L.LightningModule):
             soft = self.method(student_out, self._teacher_out(x, index), y, index=index)
             loss = self.w1 * hard + self.w2 * soft
         else:
-            loss = hard
+            loss = self.w1 * hard  # w2 = 0 leaves the hard term at its weight, not at 1
+        if not torch.isfinite(loss.detach()):
+            # Stop at once: a NaN run would otherwise finish and report a chance-level result.
+            raise Diverged(self.current_epoch + 1, batch_idx + 1)
         self.log("train/loss", loss, on_step=False, on_epoch=True)
         return loss
 

@@ -9,12 +9,13 @@ so what makes two cells different is what puts them in different rows.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from kdbench.config import KdbenchConfig, loss_weights, model_label, teacher_label
+from kdbench.config import KdbenchConfig, ModelConfig, model_label
 from kdbench.distill import METHODS, identity
 from kdbench.fileio import config_hash
 
@@ -38,26 +39,140 @@ def canonical_config(cfg: KdbenchConfig) -> dict[str, Any]:
     return d
 
 
-def report_settings(cfg: KdbenchConfig) -> dict[str, Any]:
-    """The flat settings a report groups by (teacher, student, method, T, weights, seed, data)."""
-    method = METHODS.get(cfg.distill.name)
-    w1, w2 = loss_weights(cfg.distill) if method.uses_teacher else (1.0, 0.0)
-    flat: dict[str, Any] = {
-        "data": cfg.data.name,
-        "teacher": teacher_label(cfg.teacher) if method.uses_teacher else None,
-        "student": model_label(cfg.student),
-        "student_name": cfg.student.name,
-        "student_depth": cfg.student.depth,
-        "student_width": cfg.student.width,
-        "method": cfg.distill.name,
-        "w1": w1,
-        "w2": w2,
-        "seed": cfg.seed,
-    }
-    for p, value in identity(cfg.distill).items():
-        if p not in ("name", "w1", "w2"):
-            flat[p] = value
-    return flat
+# Settings that are measured, never computed with: not part of what a report row is.
+_MEASUREMENT_ONLY = ("efficiency",)
+# Settings averaged over rather than grouped by.
+_AVERAGED = ("seed",)
+# Fixed labels: a bare `name` says nothing in a table header.
+_NAME_LABELS = {
+    "teacher.ensemble": "teacher_ensemble",
+    "data.name": "data",
+    "distill.name": "base_method",
+    "student.name": "student_name",
+    "teacher.name": "teacher_name",
+    "train.optim.name": "optim",
+    "teacher.recipe.optim.name": "teacher_optim",
+}
+# Roots whose settings are labelled by their bare leaf (the student's recipe is `epochs`,
+# the teacher's `teacher_epochs`).
+_PRIMARY_ROOTS = ("train", "data", "trainer", "distill")
+
+
+def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        path = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(_flat(v, path + "."))
+        else:
+            out[path] = v
+    return out
+
+
+@functools.cache
+def _schema_paths() -> tuple[str, ...]:
+    """Every setting path of the default config: clashes are judged against these too, so a
+    setting's label never depends on which others a record happens to have."""
+    return tuple(_flat(asdict(KdbenchConfig())))
+
+
+def _labels(paths: list[str]) -> dict[str, str]:
+    """Short column labels, fixed per path (`train.epochs` -> `epochs`).
+
+    Settings under `train`, `data`, `trainer` and `distill` are their leaf
+    (`train_subset`, `lr`); the teacher's and student's are prefixed by their
+    root (`teacher.recipe.epochs` -> `teacher_epochs`, `student.width` ->
+    `student_width`). Should two settings still share a label, each is its
+    whole path joined by `_`.
+    """
+
+    def short(p: str) -> str:
+        if p in _NAME_LABELS:
+            return _NAME_LABELS[p]
+        root, _, rest = p.partition(".")
+        leaf = p.rpartition(".")[2]
+        return leaf if not rest or root in _PRIMARY_ROOTS else f"{root}_{leaf}"
+
+    every = set(paths) | set(_schema_paths())
+    count: dict[str, int] = {}
+    for p in every:
+        count[short(p)] = count.get(short(p), 0) + 1
+    return {p: short(p) if count[short(p)] == 1 else p.replace(".", "_") for p in paths}
+
+
+def _setting_table(canonical: dict[str, Any]) -> list[tuple[str, str, Any]]:
+    """(label, path, value) of every setting of a canonical config: THE derivation.
+
+    Derived display labels come first: `method` (the `distill=` option the user
+    chose: the method's `label`, else its name), `teacher` and `student` (the
+    models' labels, e.g. `cnn-w2`, `resnet8x4+wrn_40_2`), `w1`/`w2` (the loss
+    weights, whichever form was given). Then every leaf of the canonical config
+    but measurement-only settings (`efficiency.*`) and the derived ones' raw form.
+    """
+    distill = dict(canonical.get("distill") or {})
+    teacher = canonical.get("teacher")
+    student = canonical.get("student") or {}
+    name = distill.get("name")
+    uses_teacher = teacher is not None
+    if uses_teacher and distill.get("w1") is not None and distill.get("w2") is not None:
+        w1, w2 = float(distill["w1"]), float(distill["w2"])
+    elif uses_teacher and distill.get("alpha") is not None:
+        w1, w2 = 1.0 - float(distill["alpha"]), float(distill["alpha"])
+    else:
+        w1, w2 = 1.0, 0.0
+    table: list[tuple[str, str, Any]] = [
+        ("method", "distill.label", distill.get("label") or name),
+        ("teacher", "teacher", _teacher_label(teacher) if uses_teacher else None),
+        ("student", "student", _model_label(student)),
+        ("w2", "distill.w2", w2),  # before w1: w2 is the weight a table shows when both relabel
+        ("w1", "distill.w1", w1),
+    ]
+    flat = _flat({k: v for k, v in canonical.items() if k not in _MEASUREMENT_ONLY})
+    for path in ("distill.label", "distill.w1", "distill.w2"):
+        flat.pop(path, None)
+    labels = _labels(list(flat))
+    derived = {label for label, _, _ in table}
+    for path, value in flat.items():
+        label = labels[path]
+        if label in derived:  # a raw leaf whose name a derived label took (never expected)
+            label = path.replace(".", "_")
+        table.append((label, path, value))
+    return table
+
+
+def _model_label(m: dict[str, Any]) -> str:
+    return model_label(ModelConfig(m.get("name", "?"), m.get("depth"), m.get("width")))
+
+
+def _teacher_label(t: dict[str, Any]) -> str:
+    members = t.get("ensemble") or []
+    if members:
+        return "+".join(_model_label(m) for m in members)
+    return _model_label(t)
+
+
+def _canonical(source: KdbenchConfig | dict[str, Any]) -> dict[str, Any]:
+    return canonical_config(source) if isinstance(source, KdbenchConfig) else source
+
+
+def report_settings(source: KdbenchConfig | dict[str, Any]) -> dict[str, Any]:
+    """Every setting of a cell, by short label: the record's `config` block and the report's
+    grouping, from one function of the canonical config (a config, or a record's `resolved`).
+
+    Two cells that differ in any setting but the seed differ here, so a report that groups
+    by these never pools them. Includes `seed` (reports average over it).
+    """
+    return {label: value for label, _, value in _setting_table(_canonical(source))}
+
+
+def setting_paths(source: KdbenchConfig | dict[str, Any]) -> dict[str, str]:
+    """label -> where the setting lives in the config (`epochs` -> `train.epochs`)."""
+    return {label: path for label, path, _ in _setting_table(_canonical(source))}
+
+
+def averaged_settings() -> tuple[str, ...]:
+    """Labels a report averages over instead of grouping by (the run seed)."""
+    return _AVERAGED
 
 
 def cell_key(cfg: KdbenchConfig) -> str:
@@ -66,7 +181,8 @@ def cell_key(cfg: KdbenchConfig) -> str:
 
 def cell_dir(cfg: KdbenchConfig, key: str) -> Path:
     """results/<experiment>/cells/<student>-<method>-s<seed>-<key prefix>/"""
-    label = f"{model_label(cfg.student)}-{cfg.distill.name}-s{cfg.seed}-{key[:10]}"
+    method = cfg.distill.label or cfg.distill.name
+    label = f"{model_label(cfg.student)}-{method}-s{cfg.seed}-{key[:10]}"
     return Path(cfg.results_dir) / cfg.name / "cells" / label
 
 

@@ -24,7 +24,7 @@ from kdbench.config import KdbenchConfig, loss_weights
 from kdbench.data import TensorDataModule, load_data
 from kdbench.distill import METHODS
 from kdbench.efficiency import profile_student
-from kdbench.errors import KdbenchError
+from kdbench.errors import Diverged, KdbenchError
 from kdbench.fileio import remove_stale_temp_files, write_json_atomic
 from kdbench.models import create_model
 from kdbench.module import DistillationModule
@@ -153,7 +153,7 @@ def run_cell(cfg: KdbenchConfig) -> dict[str, Any]:
         (directory / "traceback.txt").write_text(traceback.format_exc())
         record = {
             **base,
-            "status": "failed",
+            "status": "diverged" if isinstance(exc, Diverged) else "failed",
             "error": error_info(exc),
             "timing": {"total_s": time.perf_counter() - start},
         }
@@ -197,6 +197,8 @@ def describe(record: dict[str, Any]) -> str:
     settings += f" seed={c['seed']}"
     if record.get("skipped"):
         return f"{settings}  skipped (already recorded)"
+    if record["status"] == "diverged":
+        return f"{settings}  DIVERGED {record['error']['message']}"
     if record["status"] != "ok":
         err = record["error"]
         return f"{settings}  FAILED {err['type']}: {err['message']}"

@@ -30,6 +30,8 @@ from kdbench.fileio import write_json_atomic
 
 STATUS_ENV = "KDBENCH_SWEEP_STATUS_DIR"
 STATUSES = ("ok", "failed", "skipped")
+# Statuses that count as failed in the tally (and in the exit status), each also counted by name.
+FAILED_STATUSES = ("failed", "diverged")
 
 
 class SweepTally(Callback):
@@ -60,7 +62,11 @@ def collect_tally() -> Counter[str] | None:
     tally: Counter[str] = Counter({s: 0 for s in STATUSES})
     for path in Path(folder).glob("*.json"):
         try:
-            tally[json.loads(path.read_text())["status"]] += 1
+            status = json.loads(path.read_text())["status"]
+            if status in FAILED_STATUSES and status != "failed":
+                tally[status] += 1  # e.g. diverged: a failure, also said by name
+                status = "failed"
+            tally[status] += 1
         except (OSError, ValueError, KeyError):
             tally["failed"] += 1  # a status we cannot read is not a success
     shutil.rmtree(folder, ignore_errors=True)
@@ -70,7 +76,10 @@ def collect_tally() -> Counter[str] | None:
 
 
 def format_tally(tally: Counter[str]) -> str:
-    return f"{tally['ok']} ok, {tally['failed']} failed, {tally['skipped']} skipped"
+    failed = f"{tally['failed']} failed"
+    if tally["diverged"]:
+        failed += f" ({tally['diverged']} diverged)"
+    return f"{tally['ok']} ok, {failed}, {tally['skipped']} skipped"
 
 
 def job_threads(configured: int) -> int:

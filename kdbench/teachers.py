@@ -21,9 +21,10 @@ import lightning as L
 import torch
 from filelock import FileLock
 
-from kdbench.config import KdbenchConfig
+from kdbench.config import KdbenchConfig, model_label
 from kdbench.data import TensorData, TensorDataModule
 from kdbench.distill import METHODS
+from kdbench.errors import Diverged
 from kdbench.fileio import config_hash, sha256_file, write_atomic, write_json_atomic
 from kdbench.models import FeatureModel, create_model
 from kdbench.models.ensemble import EnsembleTeacher
@@ -140,7 +141,11 @@ class TeacherStore:
         start = time.perf_counter()
         # Always tested: the stored teacher's metrics serve every later cell, tuning ones too.
         trainer = replace(cfg.trainer, test=True)
-        metrics, training = fit_and_test(module, dm, t.recipe.epochs, trainer, folder)
+        try:
+            metrics, training = fit_and_test(module, dm, t.recipe.epochs, trainer, folder)
+        except Diverged as exc:  # name the teacher and its own learning rate
+            who = f"teacher {model_label(t)}"
+            raise Diverged(exc.epoch, exc.step, who, "teacher.recipe.optim.lr") from None
         model = module.student.cpu()
         weights = folder / "weights.pt"
         write_atomic(weights, lambda f: torch.save(model.state_dict(), f))

@@ -21,6 +21,7 @@ from kdbench.models import MODELS
 from kdbench.optim import OPTIMIZERS, SCHEDULES
 
 SELECTIONS = ("best_val", "last")
+SEED_MAX = 2**32 - 1
 
 
 def _check(ok: bool, key: str, value: Any, allowed: str) -> None:
@@ -64,6 +65,9 @@ def _check_efficiency(e: EfficiencyConfig) -> None:
 def validate(cfg: DictConfig | KdbenchConfig) -> KdbenchConfig:
     """Return the config as dataclasses, or raise ConfigError naming the bad key."""
     c: KdbenchConfig = cfg if isinstance(cfg, KdbenchConfig) else OmegaConf.to_object(cfg)  # type: ignore[assignment]
+    for key, seed in (("seed", c.seed), ("teacher.seed", c.teacher.seed)):
+        # numpy's and Lightning's seeding take 0 .. 2**32 - 1; outside, they fail mid-run
+        _check(0 <= seed <= SEED_MAX, key, seed, f"must be an integer in 0 .. {SEED_MAX}")
     members = [(f"teacher.ensemble[{i}]", m) for i, m in enumerate(c.teacher.ensemble)]
     models = members or [("teacher", c.teacher)]
     for key, model in (*models, ("student", c.student)):

@@ -66,7 +66,7 @@ def test_pareto_has_latency_and_flops_panels_with_one_series_per_method(summary)
     assert latency.get_xlabel() == "latency, batch 1, ONNX Runtime fp32 (ms)"
     assert latency.get_xscale() == "log"
     assert flops.get_xlabel() == "forward MFLOPs"
-    assert latency.get_ylabel() == "student top-1 (%)"
+    assert latency.get_ylabel() == "student top-1 (%)\nmean ± 95 % CI over seeds"
     for ax in (latency, flops):
         series = errorbar_series(ax)
         assert sorted(c.get_label() for c in series) == ["dkd", "kd", "student alone"]
@@ -101,7 +101,7 @@ def test_methods_has_one_bar_per_method_and_pair(summary):
     assert sorted(b.get_label() for b in bars) == ["dkd"] * 3 + ["kd"] * 3
     heights = sorted(round(p.get_height(), 6) for b in bars for p in b.patches)
     assert heights[:3] == [1.5] * 3 and heights[3:] == [1.8] * 3
-    assert ax.get_ylabel() == "Δ top-1 vs student alone (pp)"
+    assert ax.get_ylabel() == "Δ top-1 vs student alone (pp)\nmean ± 95 % CI over seeds"
     labels = ax.get_legend_handles_labels()[1]
     assert "student alone" in labels and "teacher" in labels
     plt.close(fig)

@@ -260,10 +260,11 @@ def test_best_is_min_for_ece_and_latency_and_max_for_accuracy():
     recs += [make_record(T=1.0, top1=92.0, ece=1.0, latency_ms=0.1)]
     recs += [make_record(T=4.0, top1=95.0, ece=3.0, latency_ms=0.3)]
     table = to_markdown(summarize(frame(recs)), failure_table(frame(recs)))
-    header = [c.strip() for c in table.splitlines()[2].split("|")]
+    block = table.split("\n\n")[1].splitlines()  # after the "Same in every row" line
+    header = [c.strip() for c in block[0].split("|")]
     rows = {
         r.split("|")[header.index("T")].strip(): [c.strip() for c in r.split("|")]
-        for r in table.splitlines()[4:]
+        for r in block[2:]
     }
     assert rows["4"][header.index("top-1 (%)")] == "**95.00**"
     assert rows["1"][header.index("ECE (%)")] == "**1.00**"
@@ -306,7 +307,7 @@ def test_write_report_from_several_folders(tmp_path, capsys):
 def test_missing_or_empty_folder_is_a_one_line_error(tmp_path):
     with pytest.raises(KdbenchError, match="no such sweep folder"):
         load_records([tmp_path / "nope"])
-    with pytest.raises(KdbenchError, match="no record.json found"):
+    with pytest.raises(KdbenchError, match="no readable record.json found"):
         load_records([tmp_path])
 
 

@@ -37,6 +37,9 @@ class MethodParams:
     w1: float | None = None
     w2: float | None = None
     t2_scaling: bool = True  # multiply the soft term by T^2 (Hinton et al.)
+    # What reports call this method: the `distill=` option when its yaml is a variant of
+    # another method (conf/distill/kd_ls.yaml: `name: kd`, `label: kd_ls`); None = `name`.
+    label: str | None = None
 
     #: Shared fields this method does not read: left out of the cell key and the report, so a
     #: grid crossing them with this method runs it once.

@@ -6,10 +6,12 @@ Every column carries its unit in its name where it has one (`params_m`,
 later (another backend, an int8 block, a method's own setting such as `beta`)
 become columns without touching this module:
 
-* `config.*`          -> settings, as they are (`student`, `method`, `T`, `beta`, ...)
+* settings            -> one column each, by short label (`student`, `method`, `T`,
+  `epochs`, `train_subset`, ...): `kdbench.records.report_settings` of the record's
+  `resolved` config (older records: their `config` block)
 * `metrics.*`         -> `top1`, `f1_macro`, `ece`, ...
 * `teacher_metrics.*` -> `teacher_top1`, ...
-* `training`          -> `val_top1` (what chose the checkpoint), `epochs`
+* `training`          -> `val_top1` (what chose the checkpoint), `epochs_run`
 * `efficiency.<k>`    -> `params_m`, `mflops`, `size_kb`, `onnx_int8_size_kb`, ...
 * `efficiency.<block>.<k>` -> `int8_top1`, `int8_top1_delta`, ...
 * `efficiency.latency[backend][bsN]` -> `latency_ms_p50_bsN` for torch eager
@@ -21,6 +23,7 @@ become columns without touching this module:
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -30,8 +33,8 @@ import pandas as pd
 
 from kdbench.efficiency.columns import latency_column
 from kdbench.errors import KdbenchError
-from kdbench.records import find_records
-from kdbench.report.vocab import IDENTITY, NOT_GROUPING, is_number
+from kdbench.records import find_records, report_settings, setting_paths
+from kdbench.report.vocab import IDENTITY, NOT_GROUPING, OLD_CONTEXT, is_number
 
 
 def _scalar(value: Any) -> bool:
@@ -61,9 +64,33 @@ def _flatten_efficiency(eff: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
+def record_settings(record: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """(settings by label, label -> config path) of a record.
+
+    From the record's resolved config through `kdbench.records.report_settings`,
+    the same function that wrote its `config` block, so every setting but the
+    seed (and measurement-only ones) tells rows apart. Records without a usable
+    `resolved` block fall back to their `config` block (paths then unknown).
+    """
+    resolved = record.get("resolved")
+    if isinstance(resolved, dict):
+        try:
+            return report_settings(resolved), setting_paths(resolved)
+        except (TypeError, ValueError, AttributeError):
+            pass
+    config = record.get("config")
+    return (dict(config) if isinstance(config, dict) else {}), {}
+
+
 def flatten_record(record: dict[str, Any], path: Path | str | None = None) -> dict[str, Any]:
-    """One tidy row: settings, status, test metrics, teacher metrics, efficiency with units."""
-    row: dict[str, Any] = {k: _setting_value(v) for k, v in (record.get("config") or {}).items()}
+    """One tidy row: settings, status, test metrics, teacher metrics, efficiency with units.
+
+    Settings are never overwritten by a measurement of the same name: such a
+    measurement becomes `<name>_measured` (the epochs a run did are `epochs_run`,
+    beside the `epochs` setting).
+    """
+    settings, _ = record_settings(record)
+    row: dict[str, Any] = {k: _setting_value(v) for k, v in settings.items()}
     row["status"] = record.get("status")
     row["experiment"] = record.get("experiment")
     row["key"] = record.get("key")
@@ -71,18 +98,20 @@ def flatten_record(record: dict[str, Any], path: Path | str | None = None) -> di
     if record.get("status") != "ok":
         err = record.get("error") or {}
         row["error"] = f"{err.get('type', '?')}: {err.get('message', '')}"
-    row.update({k: v for k, v in (record.get("metrics") or {}).items() if is_number(v)})
+    out: dict[str, Any] = {}
+    out.update({k: v for k, v in (record.get("metrics") or {}).items() if is_number(v)})
     teacher = record.get("teacher_metrics") or {}
-    row.update({f"teacher_{k}": v for k, v in teacher.items() if is_number(v)})
+    out.update({f"teacher_{k}": v for k, v in teacher.items() if is_number(v)})
     training = record.get("training") or {}
     if is_number(training.get("best_val_top1")):
-        row["val_top1"] = training["best_val_top1"]
+        out["val_top1"] = training["best_val_top1"]
     if is_number(training.get("epochs")):
-        row["epochs"] = training["epochs"]
-    row.update(_flatten_efficiency(record.get("efficiency") or {}))
+        out["epochs_run"] = training["epochs"]
+    out.update(_flatten_efficiency(record.get("efficiency") or {}))
     total = (record.get("timing") or {}).get("total_s")
     if is_number(total):
-        row["cell_s"] = total
+        out["cell_s"] = total
+    row.update({(k if k not in row else f"{k}_measured"): v for k, v in out.items()})
     return row
 
 
@@ -101,11 +130,17 @@ def records_frame(records: Sequence[tuple[dict[str, Any], Path | str | None]]) -
             chosen[key] = (record, path)
     rows = [flatten_record(r, p) for r, p in chosen.values()]
     df = pd.DataFrame(rows)
-    settings = list(dict.fromkeys(k for r, _ in chosen.values() for k in r.get("config") or {}))
+    settings: dict[str, None] = {}
+    paths: dict[str, str] = {}
+    for r, _ in chosen.values():
+        names, where = record_settings(r)
+        settings.update(dict.fromkeys(names))
+        paths.update(where)
     for col in ("status", "error", "seed", "method", *settings):
         if col not in df:
             df[col] = np.nan
-    df.attrs["settings"] = settings
+    df.attrs["settings"] = list(settings)
+    df.attrs["paths"] = paths
     return df
 
 
@@ -117,17 +152,42 @@ def load_records(dirs: Iterable[str | Path]) -> pd.DataFrame:
         if not d.is_dir():
             raise KdbenchError(f"no such sweep folder: {d} (run a sweep first, e.g. `make run`)")
         for path in find_records(d):
-            try:
-                pairs.append((json.loads(path.read_text()), path))
-            except (OSError, json.JSONDecodeError) as exc:
-                raise KdbenchError(
-                    f"unreadable record {path}: {exc} (delete it and rerun)"
-                ) from exc
+            record, why = _read(path)
+            if record is None:
+                warnings.warn(
+                    f"skipping record {path}: {why} (delete it and rerun its cell)",
+                    RecordWarning,
+                    stacklevel=2,
+                )
+                continue
+            pairs.append((record, path))
     if not pairs:
         raise KdbenchError(
-            f"no record.json found under {', '.join(map(str, dirs))} (run a sweep into it first)"
+            f"no readable record.json found under {', '.join(map(str, dirs))} "
+            "(run a sweep into it first)"
         )
     return records_frame(pairs)
+
+
+class RecordWarning(UserWarning):
+    """A record.json that cannot be reported (unreadable, not UTF-8, not a JSON object)."""
+
+
+def _read(path: Path) -> tuple[dict[str, Any] | None, str]:
+    """The record, or None and why not: a report names a bad file and goes on without it."""
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except OSError as exc:
+        return None, f"unreadable ({exc.strerror or exc})"
+    except UnicodeDecodeError:
+        return None, "not UTF-8 text"
+    try:
+        record = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return None, f"not valid JSON ({exc.msg} at line {exc.lineno})"
+    if not isinstance(record, dict):
+        return None, f"not a JSON object (a {type(record).__name__})"
+    return record, ""
 
 
 def settings_of(df: pd.DataFrame) -> list[str]:
@@ -155,3 +215,18 @@ def value_columns(ok: pd.DataFrame, settings: Sequence[str]) -> list[str]:
         for c in ok.columns
         if c not in skip and pd.api.types.is_numeric_dtype(ok[c]) and ok[c].notna().any()
     ]
+
+
+def method_settings(df: pd.DataFrame) -> list[str]:
+    """Settings of the method (its label, weights and parameters), not of what it is applied to.
+
+    Known from the config path (`distill.*`); for old records without paths,
+    everything but data, teacher and student.
+    """
+    paths = df.attrs.get("paths") or {}
+    out = []
+    for c in settings_of(df):
+        where = paths.get(c)
+        if (where is None and c not in OLD_CONTEXT) or (where or "").startswith("distill"):
+            out.append(c)
+    return out

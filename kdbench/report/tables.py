@@ -10,7 +10,17 @@ import pandas as pd
 
 from kdbench.efficiency.columns import TORCH_BACKEND, latency_column
 from kdbench.report.frame import group_columns
-from kdbench.report.vocab import STUDENT_PARTS, is_number
+from kdbench.report.vocab import (
+    DAGGER,
+    IDENTITY,
+    LABEL_PARTS,
+    PARTS,
+    SIGNIFICANCE,
+    WEIGHT_FORMS,
+    is_number,
+)
+
+NO_RESULTS = "(no finished cells: every cell failed or diverged; see the failed cells below)"
 
 
 @dataclass(frozen=True)
@@ -24,13 +34,24 @@ class Column:
     spread: bool = True  # show `mean ± std`
     best: str | None = None  # "max" | "min" | None
     scale: float = 1.0
+    ci: str | None = None  # column of a CI half-width shown after ± instead of the std
+    p: str | None = None  # column of Holm-adjusted p-values: † where below SIGNIFICANCE
+    signed: bool = False  # `+1.20`: a difference
 
 
 def display_columns(summary: pd.DataFrame) -> list[Column]:
     """The statistics shown, in order, where the summary has them."""
     cols = [
         Column("top1", "top-1 (%)", r"top-1 (\%)", best="max"),
-        Column("delta_top1", "Δ top-1", r"$\Delta$ top-1", best="max"),
+        Column(
+            "delta_top1",
+            "Δ top-1",
+            r"$\Delta$ top-1",
+            best="max",
+            ci="delta_top1_ci95",
+            p="delta_top1_p_holm",
+            signed=True,
+        ),
         Column("gap_closed", "gap closed (%)", r"gap closed (\%)", 0, False, "max", 100.0),
         Column("teacher_top1", "teacher top-1 (%)", r"teacher top-1 (\%)", spread=False),
         Column("f1_macro", "F1 macro (%)", r"F1 macro (\%)", best="max"),
@@ -48,6 +69,20 @@ def display_columns(summary: pd.DataFrame) -> list[Column]:
     ):
         source = latency_column("latency_ms_p50", "bs1", backend)
         cols.append(Column(source, f"{label} bs1 (ms)", f"{label} bs1 (ms)", None, True, "min"))
+    ref = summary.attrs.get("reference")
+    if ref is not None:
+        cols.insert(
+            2,
+            Column(
+                "delta_ref_top1",
+                f"Δ vs {ref}",
+                rf"$\Delta$ vs {_tex_escape(str(ref))}",
+                best="max",
+                ci="delta_ref_top1_ci95",
+                p="delta_ref_top1_p_holm",
+                signed=True,
+            ),
+        )
     have = [c for c in cols if _mean_col(c) in summary and summary[_mean_col(c)].notna().any()]
     return have
 
@@ -78,8 +113,10 @@ def _shown_settings(summary: pd.DataFrame, keys: Sequence[str]) -> tuple[list[st
 
     `student` and `method` always show. Another setting with a single value
     (empty cells aside: the student alone has no teacher or temperature) is
-    said once; one that varies shows unless it relabels a shown one (`w2`
-    repeats `alpha`). The student's name/depth/width are in its label.
+    said once; one that varies shows. Never shown twice: the parts of a label
+    (`student_name`, `teacher_width`, `base_method`: their label says them) and a
+    loss-weight form that restates a shown one (`alpha` = `w2`). Any other setting
+    that varies shows, even where it happens to follow another column.
     """
     constant = {}
     shown: list[str] = []
@@ -87,12 +124,14 @@ def _shown_settings(summary: pd.DataFrame, keys: Sequence[str]) -> tuple[list[st
         values = summary[c].dropna().unique()
         if c in ("student", "method"):
             shown.append(c)
-        elif c in STUDENT_PARTS and "student" in keys:
+        elif any(c in parts and label in keys for label, parts in LABEL_PARTS.items()):
             continue
         elif len(values) <= 1:
             if len(values):
                 constant[c] = values[0]
-        elif c == "teacher" or not any(_same_partition(summary, c, s) for s in shown):
+        elif c not in WEIGHT_FORMS or not any(
+            _same_partition(summary, c, s) for s in shown if s in WEIGHT_FORMS
+        ):
             shown.append(c)
     return shown, constant
 
@@ -135,14 +174,21 @@ def display_table(summary: pd.DataFrame, fmt: str = "md") -> pd.DataFrame:
         digits = col.digits if col.digits is not None else _digits(mean)
         best = _best_mask(summary, col, digits)
         cells = []
+        if col.ci is not None:
+            std = summary.get(col.ci)
+        sig = summary.get(col.p) if col.p is not None else None
         for i in summary.index:
             m = mean[i]
             if pd.isna(m):
                 cells.append("")
                 continue
             text = _fmt(m, digits, minus)
+            if col.signed and m > 0 and float(text) != 0:
+                text = "+" + text
             if std is not None and not pd.isna(std[i]):
                 text += sep + f"{std[i] * col.scale:.{digits}f}"
+            if sig is not None and not pd.isna(sig[i]) and sig[i] < SIGNIFICANCE:
+                text += r"$^\dagger$" if fmt == "tex" else DAGGER
             if best[i]:
                 text = rf"\textbf{{{text}}}" if fmt == "tex" else f"**{text}**"
             cells.append(text)
@@ -174,14 +220,59 @@ def _tex_escape(text: str) -> str:
 
 
 def failure_table(df: pd.DataFrame) -> pd.DataFrame:
-    """Every failed cell with its settings, seed and error (never dropped from a report)."""
+    """Every failed or diverged cell: the settings that tell cells apart, seed, status, error.
+
+    Never dropped from a report, and never a result: a diverged cell is here only.
+    """
     failed = df[df["status"] != "ok"]
     keys = group_columns(df)
-    shown = [c for c in keys if failed[c].notna().any() and c not in STUDENT_PARTS]
-    cols = shown + ["seed", "error"]
+    shown = [
+        c
+        for c in keys
+        if failed[c].notna().any()
+        and c not in PARTS
+        and (c in IDENTITY or df[c].astype(str).nunique() > 1)
+    ]
+    cols = shown + ["seed", "status", "error"]
     out = failed[cols].copy()
     out["error"] = out["error"].fillna("status " + failed["status"].astype(str))
     return out.reset_index(drop=True)
+
+
+def footnote(summary: pd.DataFrame, fmt: str = "md") -> str:
+    """What ± and † mean, and n: said under every table that shows a Δ."""
+    parts = []
+    for prefix, against in (
+        ("delta_top1", "the same student trained alone"),
+        ("delta_ref_top1", f"{summary.attrs.get('reference')} (same settings)"),
+    ):
+        if f"{prefix}_mean" not in summary or summary[f"{prefix}_mean"].isna().all():
+            continue
+        n = summary[f"{prefix}_n"].dropna()
+        n = n[n > 0].astype(int)
+        if n.empty:
+            parts.append(
+                f"Δ vs {against}: difference of the means; no seed is shared with it, so "
+                "there is no paired CI or test."
+            )
+            continue
+        span = f"{n.min()}" if n.min() == n.max() else f"{n.min()}–{n.max()}"
+        text = (
+            f"Δ vs {against}: mean ± half-width of the 95 % t-interval over n = {span} "
+            f"seed-paired differences; {DAGGER} = p < {SIGNIFICANCE:g} in a two-sided paired "
+            f"t-test, Holm–Bonferroni-adjusted over the {int(summary[f'{prefix}_p'].notna().sum())}"
+            " tested rows."
+        )
+        if n.min() < 2:
+            text += " Rows with n < 2 pairs have no CI or p: a t-interval needs 2 seeds."
+        parts.append(text)
+    if parts:
+        parts.append("Other ± are the std over seeds.")
+    text = " ".join(parts)
+    if fmt == "tex":
+        text = _tex_escape(text).replace("±", r"$\pm$").replace("Δ", r"$\Delta$")
+        text = text.replace(DAGGER, r"$^\dagger$").replace("–", "--")
+    return text
 
 
 def _constants_line(summary: pd.DataFrame) -> str:
@@ -194,8 +285,8 @@ def _constants_line(summary: pd.DataFrame) -> str:
 
 def to_markdown(summary: pd.DataFrame, failures: pd.DataFrame) -> str:
     parts = []
-    if summary.empty:
-        parts.append("(no finished cells)")
+    if summary.empty or summary["n"].sum() == 0:
+        parts.append(NO_RESULTS)
     else:
         const = _constants_line(summary)
         if const:
@@ -204,6 +295,9 @@ def to_markdown(summary: pd.DataFrame, failures: pd.DataFrame) -> str:
         n_settings = len(_shown_settings(summary, _keys(summary))[0])
         align = ["left"] * n_settings + ["right"] * (table.shape[1] - n_settings)
         parts.append(table.to_markdown(index=False, disable_numparse=True, colalign=align))
+        note = footnote(summary, "md")
+        if note:
+            parts.append(note)
     if not failures.empty:
         parts.append("## Failed cells")
         parts.append(failures.astype(object).fillna("").to_markdown(index=False))
@@ -212,8 +306,10 @@ def to_markdown(summary: pd.DataFrame, failures: pd.DataFrame) -> str:
 
 def to_latex(summary: pd.DataFrame, failures: pd.DataFrame) -> str:
     """booktabs tabulars (needs \\usepackage{booktabs}); cells `70.66 $\\pm$ 0.21`, best bold."""
-    parts = ["% kdbench summary: mean $\\pm$ std over seeds; needs \\usepackage{booktabs}"]
-    if not summary.empty:
+    parts = ["% kdbench summary: mean $\\pm$ std over seeds (Δ: $\\pm$ 95 % CI); needs booktabs"]
+    if summary.empty or summary["n"].sum() == 0:
+        parts.append("% " + NO_RESULTS)
+    else:
         const = _constants_line(summary)
         if const:
             parts.append("% " + const)
@@ -221,6 +317,9 @@ def to_latex(summary: pd.DataFrame, failures: pd.DataFrame) -> str:
         n_settings = len(_shown_settings(summary, _keys(summary))[0])
         align = "l" * n_settings + "r" * (table.shape[1] - n_settings)
         parts.append(table.to_latex(index=False, escape=False, column_format=align))
+        note = footnote(summary, "tex")
+        if note:
+            parts.append(note)
     if not failures.empty:
         parts.append("% Failed cells")
         esc = failures.astype(object).fillna("").map(lambda v: _tex_escape(f"{v}"))

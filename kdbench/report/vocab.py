@@ -12,10 +12,24 @@ BASELINE = "none"  # the method that is "the same student trained alone"
 NOT_GROUPING = ("seed",)
 # Settings a baseline record is not matched on when pairing a method with its
 # student alone (the baseline has no teacher and its own loss weights).
-NOT_BASELINE_IDENTITY = ("method", "teacher", "w1", "w2", "seed")
+NOT_BASELINE_IDENTITY = ("method", "base_method", "teacher", "w1", "w2", "seed")
 IDENTITY = ("data", "teacher", "student", "method")
 # Parts of the student's label (`cnn-d2-w0.5`): never a column of their own in the tables.
 STUDENT_PARTS = ("student_name", "student_depth", "student_width")
+# Parts of the teacher's label (`cnn-w2`, `resnet8+wrn_16_2`).
+TEACHER_PARTS = ("teacher_name", "teacher_depth", "teacher_width", "teacher_ensemble")
+# label -> the settings it is made of: shown as the label only, never twice. `method` (the
+# option the user chose, e.g. `kd_ls`) determines its base method (`kd`).
+LABEL_PARTS = {"student": STUDENT_PARTS, "teacher": TEACHER_PARTS, "method": ("base_method",)}
+PARTS = tuple(p for parts in LABEL_PARTS.values() for p in parts)
+# Loss-weight forms that may restate one another (alpha = w2, w1 = 1 - w2): shown only
+# where they split the rows differently from a shown column.
+WEIGHT_FORMS = ("w2", "w1", "alpha")
+# Settings of the method, for records written before `resolved` carried their paths:
+# everything else in such an old `config` block is here.
+OLD_CONTEXT = ("data", "teacher", "student", *STUDENT_PARTS)
+SIGNIFICANCE = 0.05  # † marks Holm-adjusted p below this
+DAGGER = "†"
 
 
 def is_number(value: Any) -> bool:

@@ -2,21 +2,39 @@
 
 from __future__ import annotations
 
+import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
 from kdbench.report.figures import write_figures
-from kdbench.report.frame import load_records
+from kdbench.report.frame import RecordWarning, load_records
 from kdbench.report.stats import summarize
 from kdbench.report.tables import failure_table, to_latex, to_markdown
 
 
 def write_report(
-    dirs: Sequence[Path], out: Path, figures: bool = True, quiet: bool = False
+    dirs: Sequence[Path],
+    out: Path,
+    figures: bool = True,
+    quiet: bool = False,
+    reference: str | None = None,
 ) -> dict[str, Path]:
-    """Write summary.csv|md|tex, records.csv (and figures/) into `out`; print the table."""
-    df = load_records(dirs)
-    summary = summarize(df)
+    """Write summary.csv|md|tex, records.csv (and figures/) into `out`; print the table.
+
+    Records that cannot be read are named on stderr and left out; a sweep whose
+    every cell failed gets its failures table and a note, and no figures.
+    `reference`: also compare every row with that method (`delta_ref_top1_*`).
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RecordWarning)
+        df = load_records(dirs)
+    for w in caught:
+        if issubclass(w.category, RecordWarning):
+            print(f"kdbench-report: warning: {w.message}", file=sys.stderr, flush=True)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    summary = summarize(df, reference=reference)
     failures = failure_table(df)
     out.mkdir(parents=True, exist_ok=True)
     paths = {
@@ -30,7 +48,7 @@ def write_report(
     md = to_markdown(summary, failures)
     paths["md"].write_text(md)
     paths["tex"].write_text(to_latex(summary, failures))
-    if figures and not summary.empty:
+    if figures:
         paths.update(write_figures(summary, out / "figures"))
     if not quiet:
         print(md)

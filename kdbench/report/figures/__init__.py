@@ -30,6 +30,8 @@ from kdbench.report.figures.style import save
 def write_figures(summary: pd.DataFrame, folder: Path) -> dict[str, Path]:
     """Every registered figure, per data set (`<name>_<data>` when there are several)."""
     paths: dict[str, Path] = {}
+    if summary.empty or summary["n"].sum() == 0:
+        return paths  # every cell failed: nothing to draw (the tables list the failures)
     datasets = sorted(summary["data"].dropna().unique()) if "data" in summary else []
     parts = [(d, summary[summary["data"] == d]) for d in datasets] or [(None, summary)]
     for data, part in parts:

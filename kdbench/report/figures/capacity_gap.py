@@ -8,6 +8,7 @@ import pandas as pd
 from kdbench.report.figures.registry import FIGURES
 from kdbench.report.figures.style import (
     STYLE,
+    TOP1_CI_LABEL,
     has,
     legend_below,
     method_label,
@@ -53,7 +54,7 @@ def capacity_gap_figure(summary: pd.DataFrame) -> plt.Figure | None:
                 ax.errorbar(
                     line["teacher_top1_mean"],
                     line["top1_mean"],
-                    yerr=std_or_zero(line, "top1_std"),
+                    yerr=std_or_zero(line, "top1_ci95"),
                     marker=st["marker"],
                     color=st["color"],
                     linewidth=1,
@@ -73,6 +74,6 @@ def capacity_gap_figure(summary: pd.DataFrame) -> plt.Figure | None:
                     ax.axhline(float(alone[student]), color=st["color"], linestyle="--", lw=0.8)
             ax.set_xlabel("teacher top-1 (%)")
             ax.set_title(f"{method_label(method)} (dashed: student alone)")
-        axes[0].set_ylabel("student top-1 (%)")
+        axes[0].set_ylabel(TOP1_CI_LABEL)
         legend_below(fig, axes)
         return fig

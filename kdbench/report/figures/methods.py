@@ -13,6 +13,7 @@ from kdbench.report.figures.style import (
     STYLE,
     TEACHER_STYLE,
     TWO_COLUMN_IN,
+    has,
     legend_below,
     method_styles,
     std_or_zero,
@@ -23,11 +24,13 @@ from kdbench.report.vocab import BASELINE
 
 @FIGURES.register("methods")
 def methods_figure(summary: pd.DataFrame) -> plt.Figure | None:
-    """Δ top-1 over the student alone per method (bars, ± std over seeds) for each pair.
+    """Δ top-1 over the student alone per method (bars, 95 % CI of the seed-paired Δ) per pair.
 
     The student alone is the zero line; the teacher's lead over the student alone
     is a dotted segment over each pair, so a bar reaching it closes the gap.
     """
+    if not has(summary, "delta_top1_mean"):
+        return None
     sel = chosen_on_validation(summary)
     rows = sel[(sel["method"] != BASELINE)].dropna(subset=["delta_top1_mean"])
     if rows.empty:
@@ -54,7 +57,7 @@ def methods_figure(summary: pd.DataFrame) -> plt.Figure | None:
                     i - 0.4 + width * (j + 0.5),
                     r["delta_top1_mean"].iloc[0],
                     width * 0.9,
-                    yerr=std_or_zero(r, "delta_top1_std"),
+                    yerr=std_or_zero(r, "delta_top1_ci95"),
                     color=styles[method]["color"],
                     hatch=styles[method]["hatch"],
                     edgecolor="white",
@@ -83,6 +86,6 @@ def methods_figure(summary: pd.DataFrame) -> plt.Figure | None:
         ax.set_xticks(
             range(len(pairs)), ticks, rotation=30 if many else 0, ha="right" if many else "center"
         )
-        ax.set_ylabel("Δ top-1 vs student alone (pp)")
+        ax.set_ylabel("Δ top-1 vs student alone (pp)\nmean ± 95 % CI over seeds")
         legend_below(fig, [ax], ["student alone", *methods, "teacher"])
         return fig

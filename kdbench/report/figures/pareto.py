@@ -11,6 +11,7 @@ from kdbench.report.figures.style import (
     STYLE,
     TEACHER_DASHES,
     TEACHER_STYLE,
+    TOP1_CI_LABEL,
     has,
     legend_below,
     method_label,
@@ -29,8 +30,8 @@ from kdbench.report.stats import chosen_on_validation
 def pareto_figure(summary: pd.DataFrame) -> plt.Figure | None:
     """Student top-1 against latency (log) and against MFLOPs, with the Pareto front.
 
-    One point per student and method (setting chosen on validation), mean ± std
-    over seeds in both directions; the students are named beside their best
+    One point per student and method (setting chosen on validation), mean and
+    95 % CI of top-1 over seeds; the students are named beside their best
     point, methods by colour and marker; teachers are horizontal reference lines
     (their cost is not recorded).
     """
@@ -70,8 +71,7 @@ def pareto_figure(summary: pd.DataFrame) -> plt.Figure | None:
                 ax.errorbar(
                     rows[col],
                     rows["top1_mean"],
-                    xerr=std_or_zero(rows, col.replace("_mean", "std_or_zero")),
-                    yerr=std_or_zero(rows, "top1_std"),
+                    yerr=std_or_zero(rows, "top1_ci95"),
                     fmt=st["marker"],
                     color=st["color"],
                     markeredgecolor="white",
@@ -105,7 +105,7 @@ def pareto_figure(summary: pd.DataFrame) -> plt.Figure | None:
             ax.set_xlabel(xlabel)
             fig.canvas.draw()
             place_labels(ax, texts)
-        axes[0].set_ylabel("student top-1 (%)")
+        axes[0].set_ylabel(TOP1_CI_LABEL)
         order = [method_label(m) for m in styles]
         legend_below(fig, axes, order + ["Pareto front"])
         return fig

@@ -10,6 +10,7 @@ from kdbench.report.figures.style import (
     STYLE,
     TEACHER_DASHES,
     TEACHER_STYLE,
+    TOP1_CI_LABEL,
     has,
     legend_below,
     method_label,
@@ -53,7 +54,7 @@ def size_figure(summary: pd.DataFrame) -> plt.Figure | None:
                 ax.errorbar(
                     line["params_m_mean"],
                     line["top1_mean"],
-                    yerr=std_or_zero(line, "top1_std"),
+                    yerr=std_or_zero(line, "top1_ci95"),
                     marker=st["marker"],
                     color=st["color"],
                     linewidth=1,
@@ -67,6 +68,6 @@ def size_figure(summary: pd.DataFrame) -> plt.Figure | None:
             plain_log_ticks(ax.xaxis)
             ax.set_xlabel("student parameters (M)")
             ax.set_title(name)
-        axes[0].set_ylabel("student top-1 (%)")
+        axes[0].set_ylabel(TOP1_CI_LABEL)
         legend_below(fig, axes, [method_label(m) for m in styles])
         return fig

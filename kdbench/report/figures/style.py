@@ -18,7 +18,7 @@ import matplotlib.ticker as mticker  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from kdbench.report.vocab import BASELINE, STUDENT_PARTS  # noqa: E402
+from kdbench.report.vocab import BASELINE, PARTS  # noqa: E402
 
 ONE_COLUMN_IN = 3.3
 TWO_COLUMN_IN = 6.9
@@ -29,6 +29,8 @@ HATCHES = ["", "////", "....", "xxxx"]
 BASELINE_COLOR = "0.45"
 TEACHER_STYLE = {"color": "black", "linestyle": ":", "linewidth": 1.0}
 TEACHER_DASHES = [":", "-.", "--", (0, (1, 3))]  # one per teacher where several are drawn
+# Error bars of every figure are 95 % t-intervals over seeds; the axis says so.
+TOP1_CI_LABEL = "student top-1 (%)\nmean ± 95 % CI over seeds"
 HEATMAP_CMAP = "RdBu"  # ColorBrewer diverging, colour-blind safe; blue = gain
 
 STYLE = {
@@ -200,7 +202,7 @@ def varying_others(summary: pd.DataFrame, rows: pd.DataFrame) -> list[str]:
     """
     fixed = {"data", "teacher", "student", "method", "T", "w2", "alpha", "w1", "seed"}
     keys = list(summary.columns[: list(summary.columns).index("n")])
-    other = [c for c in keys if c not in fixed and c not in STUDENT_PARTS]
+    other = [c for c in keys if c not in fixed and c not in PARTS]
     if "w1" in rows and (rows.groupby("w2")["w1"].nunique() > 1).any():
         other.append("w1")
     return [c for c in other if rows[c].nunique(dropna=False) > 1]

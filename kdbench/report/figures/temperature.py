@@ -9,6 +9,7 @@ from kdbench.report.figures.registry import FIGURES
 from kdbench.report.figures.style import (
     BASELINE_COLOR,
     STYLE,
+    TOP1_CI_LABEL,
     has,
     legend_below,
     panel_grid,
@@ -55,7 +56,7 @@ def temperature_figure(summary: pd.DataFrame) -> plt.Figure | None:
                 ax.errorbar(
                     line["T"] * dodge,
                     line["top1_mean"],
-                    yerr=std_or_zero(line, "top1_std"),
+                    yerr=std_or_zero(line, "top1_ci95"),
                     marker=st["marker"],
                     color=st["color"],
                     linewidth=1,
@@ -77,7 +78,7 @@ def temperature_figure(summary: pd.DataFrame) -> plt.Figure | None:
             ax.minorticks_off()
             ax.set_title(f"{teacher} → {student}" if several_teachers else student)
             ax.set_xlabel("temperature T")
-        axes[0].set_ylabel("student top-1 (%)")
+        axes[0].set_ylabel(TOP1_CI_LABEL)
         legend_below(fig, axes, order=[*labels, "student alone"])
         return fig
 
