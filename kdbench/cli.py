@@ -36,7 +36,7 @@ from kdbench.sweep import (
     format_tally,
     record_status,
 )
-from kdbench.usage import error_line, precheck
+from kdbench.usage import check_output_path, error_line, precheck
 from kdbench.validate import validate
 
 CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
@@ -122,12 +122,23 @@ def _one_line_warning(message, category, filename, lineno, line=None) -> str:  #
 
 
 def main() -> None:
-    argv = sys.argv[1:]
-    warnings.formatwarning = _one_line_warning
+    """`kdbench`: Hydra's app, with one-line errors, a tally, and clean interrupts."""
     # Hydra re-raises instead of printing its many-line report; we print one line.
     # A user who set HYDRA_FULL_ERROR=1 gets the full traceback, as Hydra promises.
-    full_errors = os.environ.get("HYDRA_FULL_ERROR") == "1"
+    previous = os.environ.get("HYDRA_FULL_ERROR"), warnings.formatwarning
     os.environ["HYDRA_FULL_ERROR"] = "1"
+    warnings.formatwarning = _one_line_warning
+    try:
+        _main(sys.argv[1:], full_errors=previous[0] == "1")
+    finally:
+        if previous[0] is None:
+            os.environ.pop("HYDRA_FULL_ERROR", None)
+        else:
+            os.environ["HYDRA_FULL_ERROR"] = previous[0]
+        warnings.formatwarning = previous[1]
+
+
+def _main(argv: list[str], full_errors: bool) -> None:
     try:
         precheck(argv)
     except KdbenchError as exc:
@@ -179,8 +190,17 @@ def report_main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, help="output folder (default: the first DIR)")
     parser.add_argument("--no-figures", action="store_true", help="tables only")
     args = parser.parse_args(argv)
+    out = args.out or args.dirs[0]
     try:
-        write_report(args.dirs, args.out or args.dirs[0], figures=not args.no_figures)
+        check_output_path(str(out), key="--out")
+        write_report(args.dirs, out, figures=not args.no_figures)
     except KdbenchError as exc:
-        print(f"kdbench-report: error: {exc}", file=sys.stderr)
-        sys.exit(2)
+        _exit_with(f"kdbench-report: error: {exc}", EXIT_USAGE)
+    except OSError as exc:
+        if exc.filename is None:
+            raise
+        _exit_with(
+            f"kdbench-report: error: cannot write {exc.filename}: {exc.strerror}"
+            " (choose a writable --out)",
+            EXIT_USAGE,
+        )

@@ -62,20 +62,20 @@ def _values(override: Override) -> list[str]:
     return [] if value is None else [str(value)]
 
 
-def check_output_path(results_dir: str) -> None:
-    """Refuse a results_dir kdbench cannot create or write, before anything is written."""
+def check_output_path(results_dir: str, key: str = "results_dir") -> None:
+    """Refuse an output folder kdbench cannot create or write, before anything is written."""
     path = Path(results_dir).expanduser().absolute()
     existing = path
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
     if not existing.is_dir():
         raise ConfigError(
-            f"results_dir={results_dir} cannot be created: {existing} is a file, not a folder;"
-            " choose another results_dir"
+            f"{key}={results_dir} cannot be created: {existing} is a file, not a folder;"
+            f" choose another {key}"
         )
     if not os.access(existing, os.W_OK | os.X_OK):
         raise ConfigError(
-            f"results_dir={results_dir} is not writable ({existing}: permission denied);"
+            f"{key}={results_dir} is not writable ({existing}: permission denied);"
             " choose a folder you can write"
         )
 
