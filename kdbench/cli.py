@@ -11,6 +11,8 @@ basic, joblib and submitit launchers.
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 import warnings
 from pathlib import Path
@@ -20,12 +22,21 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from kdbench import interrupts
 from kdbench.config import CONF_DIR, register_configs
 from kdbench.errors import KdbenchError
 from kdbench.records import cell_dir
 from kdbench.report import write_report
 from kdbench.runner import describe, log_line, run_cell
-from kdbench.sweep import collect_tally, format_tally, record_status
+from kdbench.sweep import (
+    STATUSES,
+    Tally,
+    collect_tally,
+    format_interrupted,
+    format_tally,
+    record_status,
+)
+from kdbench.usage import check_output_path, error_line, precheck
 from kdbench.validate import validate
 
 # conf/hydra/launcher/joblib.yaml spells out every field of the plugin's schema of
@@ -51,9 +62,13 @@ def _cell(cfg: DictConfig) -> str:
         if not multirun:
             _exit_with(f"kdbench: error: {exc}", EXIT_USAGE)
         log_line(f"{prefix}INVALID {exc}")
-        record_status(job, "failed")
-        return "failed"
-    record = run_cell(c)
+        record_status(job, "invalid", str(exc))
+        return "invalid"
+    try:
+        record = run_cell(c, wait=not multirun)
+    except Exception:
+        record_status(job, "failed")  # a bug: the tally still counts the cell, as failed
+        raise
     status = "skipped" if record.get("skipped") else record["status"]
     record_status(job, status)
     log_line(prefix + describe(record))
@@ -103,19 +118,69 @@ def check_group_choices(argv: list[str], conf_dir: str = CONF_DIR) -> None:
                 )
 
 
+def _one_line_warning(message, category, filename, lineno, line=None) -> str:  # noqa: ANN001
+    return f"kdbench: warning: {message}\n"
+
+
 def main() -> None:
-    check_group_choices(sys.argv[1:])
+    """`kdbench`: Hydra's app, with one-line errors, a tally, and clean interrupts."""
+    # Hydra re-raises instead of printing its many-line report; we print one line.
+    # A user who set HYDRA_FULL_ERROR=1 gets the full traceback, as Hydra promises.
+    previous = os.environ.get("HYDRA_FULL_ERROR"), warnings.formatwarning
+    os.environ["HYDRA_FULL_ERROR"] = "1"
+    warnings.formatwarning = _one_line_warning
+    try:
+        _main(sys.argv[1:], full_errors=previous[0] == "1")
+    finally:
+        if previous[0] is None:
+            os.environ.pop("HYDRA_FULL_ERROR", None)
+        else:
+            os.environ["HYDRA_FULL_ERROR"] = previous[0]
+        warnings.formatwarning = previous[1]
+
+
+def _main(argv: list[str], full_errors: bool) -> None:
+    try:
+        precheck(argv)
+    except KdbenchError as exc:
+        _exit_with(f"kdbench: error: {exc}", EXIT_USAGE)
+    check_group_choices(argv)
     register_configs()
     app = hydra.main(config_path=CONF_DIR, config_name="config", version_base="1.3")(_cell)
+    interrupts.install()
+    signum, usage = None, None
     try:
         app()
+    except (KeyboardInterrupt, SystemExit) as exc:
+        signum = interrupts.received()
+        if signum is None and isinstance(exc, KeyboardInterrupt):
+            signum = signal.SIGINT  # raised without our handler (e.g. by a test)
+        if signum is None:
+            raise  # our own exits (_exit_with) and Hydra's --help
+    except Exception as exc:
+        usage = None if full_errors else error_line(exc)
+        if usage is None:
+            raise
     finally:
+        interrupts.restore()
         # Also after Hydra gave up mid-sweep: report what the finished cells did.
         tally = collect_tally()
-        if tally is not None:
-            print(format_tally(tally), flush=True)
+    if signum is not None:
+        _exit_with(format_interrupted(tally or _single_tally()), interrupts.exit_code(signum))
+    if tally is not None and sum(tally[s] for s in STATUSES):
+        print(format_tally(tally), flush=True)
+    if usage is None and tally is not None and tally.invalid_messages:
+        more = len(tally.invalid_messages) - 1
+        usage = tally.invalid_messages[0] + (f" (and {more} more problems)" if more else "")
+    if usage is not None:
+        _exit_with(f"kdbench: error: {usage}", EXIT_USAGE)
     if tally is not None and tally["failed"]:
         sys.exit(EXIT_FAILED)
+
+
+def _single_tally() -> Tally:
+    """A single run that was interrupted: its one cell did not finish."""
+    return Tally({"planned": 1})
 
 
 def report_main(argv: list[str] | None = None) -> None:
@@ -129,13 +194,17 @@ def report_main(argv: list[str] | None = None) -> None:
         "--reference", metavar="METHOD", help="also compare every method with this one, e.g. kd"
     )
     args = parser.parse_args(argv)
+    out = args.out or args.dirs[0]
     try:
-        write_report(
-            args.dirs,
-            args.out or args.dirs[0],
-            figures=not args.no_figures,
-            reference=args.reference,
-        )
+        check_output_path(str(out), key="--out")
+        write_report(args.dirs, out, figures=not args.no_figures, reference=args.reference)
     except KdbenchError as exc:
-        print(f"kdbench-report: error: {exc}", file=sys.stderr)
-        sys.exit(2)
+        _exit_with(f"kdbench-report: error: {exc}", EXIT_USAGE)
+    except OSError as exc:
+        if exc.filename is None:
+            raise
+        _exit_with(
+            f"kdbench-report: error: cannot write {exc.filename}: {exc.strerror}"
+            " (choose a writable --out)",
+            EXIT_USAGE,
+        )

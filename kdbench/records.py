@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import functools
 import json
+import os
+import warnings
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -186,14 +188,45 @@ def cell_dir(cfg: KdbenchConfig, key: str) -> Path:
     return Path(cfg.results_dir) / cfg.name / "cells" / label
 
 
+CORRUPT_SUFFIX = ".corrupt"
+
+
+def record_problem(path: Path) -> tuple[dict[str, Any] | None, str | None]:
+    """(record, None) for a readable record, else (None, what is wrong with the file).
+
+    A record is a JSON object in UTF-8; anything else (a truncated or garbled
+    file, a file from another tool, `[]`) is a problem, never a crash.
+    """
+    try:
+        record = json.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError:
+        return None, "not UTF-8 text"
+    except json.JSONDecodeError as exc:
+        return None, f"not valid JSON ({exc.msg} at line {exc.lineno})"
+    if not isinstance(record, dict):
+        return None, f"a JSON {type(record).__name__}, not a record object"
+    return record, None
+
+
 def read_record(directory: Path) -> dict[str, Any] | None:
+    """The cell's record, or None when the cell has to run.
+
+    A corrupt or foreign record is named in a warning and moved aside to
+    `record.json.corrupt` (kept for inspection, out of the report's way), so the
+    cell is rerun instead of crashing every sweep that meets it.
+    """
     path = directory / "record.json"
     if not path.is_file():
         return None
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
-        return None
+    record, problem = record_problem(path)
+    if problem is None:
+        return record
+    aside = path.with_name(path.name + CORRUPT_SUFFIX)
+    os.replace(path, aside)
+    warnings.warn(
+        f"record {path} is {problem}; moved to {aside.name}, rerunning the cell", stacklevel=2
+    )
+    return None
 
 
 def find_records(root: Path) -> list[Path]:

@@ -18,14 +18,16 @@ from typing import Any
 
 import lightning as L
 import torch
+from filelock import FileLock, Timeout
 
 import kdbench
+from kdbench import interrupts
 from kdbench.config import KdbenchConfig, loss_weights
 from kdbench.data import TensorDataModule, load_data
 from kdbench.distill import METHODS
 from kdbench.efficiency import profile_student
 from kdbench.errors import Diverged, KdbenchError
-from kdbench.fileio import remove_stale_temp_files, write_json_atomic
+from kdbench.fileio import remove_stale_temp_files, write_json_atomic, write_text_atomic
 from kdbench.models import create_model
 from kdbench.module import DistillationModule
 from kdbench.records import canonical_config, cell_dir, cell_key, read_record, report_settings
@@ -33,6 +35,8 @@ from kdbench.sweep import job_threads
 from kdbench.teacher_stream import TeacherStream
 from kdbench.teachers import TeacherStore
 from kdbench.training import fit_and_test
+
+BUSY = "busy"  # run_cell's status for a cell another live process is training
 
 
 def versions() -> dict[str, str]:
@@ -127,15 +131,52 @@ def _train_cell(cfg: KdbenchConfig, directory: Path) -> dict[str, Any]:
     }
 
 
-def run_cell(cfg: KdbenchConfig) -> dict[str, Any]:
-    """Run one cell unless a finished record exists; always leave a record behind."""
+def cell_lock(directory: Path) -> FileLock:
+    """The lock a cell is trained under, one per cell.
+
+    It lives beside the cells (`<experiment>/.locks/`), not in the cell's folder,
+    and is never deleted: removing a lock file that another process waits on
+    would let two processes hold "the" lock at once. The OS releases it when
+    its holder dies, so a killed sweep never leaves a cell locked.
+    """
+    folder = directory.parent.parent / ".locks"
+    folder.mkdir(parents=True, exist_ok=True)
+    return FileLock(str(folder / f"{directory.name}.lock"))
+
+
+def run_cell(cfg: KdbenchConfig, wait: bool = False) -> dict[str, Any]:
+    """Run one cell unless a finished record exists; always leave a record behind.
+
+    The check, the training and the write happen under the cell's lock, so a
+    cell is trained by one process at a time and nobody resumes from a
+    `last.ckpt` that a live process is still writing. A cell locked by another
+    process is waited for (`wait`, a single run) or left to it: the returned
+    stand-in has status "busy" and nothing is written.
+    """
     key = cell_key(cfg)
     directory = cell_dir(cfg, key)
     existing = read_record(directory)
     if existing is not None and existing.get("status") == "ok":
         return {**existing, "skipped": True}
-    remove_stale_temp_files(directory, "record.json")  # left by a kill during a write
+    lock = cell_lock(directory)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        if not wait:
+            return {"key": key, "config": report_settings(cfg), "status": BUSY}
+        log_line(f"waiting: another process is training this cell ({directory})")
+        lock.acquire()
+    try:
+        existing = read_record(directory)  # the other process may have finished it meanwhile
+        if existing is not None and existing.get("status") == "ok":
+            return {**existing, "skipped": True}
+        return _run_locked(cfg, key, directory)
+    finally:
+        lock.release()
 
+
+def _run_locked(cfg: KdbenchConfig, key: str, directory: Path) -> dict[str, Any]:
+    remove_stale_temp_files(directory, "record.json")  # left by a kill during a write
     base = {
         "schema": 1,
         "key": key,
@@ -149,8 +190,9 @@ def run_cell(cfg: KdbenchConfig) -> dict[str, Any]:
     try:
         result = _train_cell(cfg, directory)
     except Exception as exc:  # noqa: BLE001 - any failure becomes a failed record
-        (directory / "traceback.txt").parent.mkdir(parents=True, exist_ok=True)
-        (directory / "traceback.txt").write_text(traceback.format_exc())
+        if interrupts.received() is not None:
+            raise KeyboardInterrupt from exc  # the interrupt surfaced as an error: not a result
+        write_text_atomic(directory / "traceback.txt", traceback.format_exc())
         record = {
             **base,
             "status": "diverged" if isinstance(exc, Diverged) else "failed",
@@ -159,6 +201,9 @@ def run_cell(cfg: KdbenchConfig) -> dict[str, Any]:
         }
         write_json_atomic(directory / "record.json", record)
         return record
+    if interrupts.received() is not None:
+        # Lightning swallowed the interrupt and returned: what it trained is not a finished cell.
+        raise KeyboardInterrupt
     result["timing"]["total_s"] = time.perf_counter() - start
     record = {**base, "status": "ok", **result}
     write_json_atomic(directory / "record.json", record)
@@ -199,6 +244,8 @@ def describe(record: dict[str, Any]) -> str:
         return f"{settings}  skipped (already recorded)"
     if record["status"] == "diverged":
         return f"{settings}  DIVERGED {record['error']['message']}"
+    if record["status"] == BUSY:
+        return f"{settings}  skipped (another process is training it)"
     if record["status"] != "ok":
         err = record["error"]
         return f"{settings}  FAILED {err['type']}: {err['message']}"

@@ -23,34 +23,61 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from kdbench.fileio import write_json_atomic
 
 STATUS_ENV = "KDBENCH_SWEEP_STATUS_DIR"
-STATUSES = ("ok", "failed", "skipped")
+# busy: another live process is training it; invalid: refused by `validate`, never started
+STATUSES = ("ok", "failed", "skipped", "busy", "invalid")
 # Statuses that count as failed in the tally (and in the exit status), each also counted by name.
 FAILED_STATUSES = ("failed", "diverged")
+_planned: list[int | None] = [None]  # cells in this process's sweep, set in on_multirun_start
 
 
 class SweepTally(Callback):
     """Hydra callback (conf/config.yaml: hydra.callbacks.tally): opens this sweep's status folder."""
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        _planned[0] = planned_cells(config)
         folder = Path(str(config.hydra.sweep.dir)) / "status" / uuid.uuid4().hex[:12]
         folder.mkdir(parents=True, exist_ok=True)
         os.environ[STATUS_ENV] = str(folder.resolve())
 
 
-def record_status(job: str, status: str) -> None:
+class Tally(Counter):
+    """Cells per status; `planned` (if known) is the sweep's size, `invalid_messages` why
+    cells were refused."""
+
+    invalid_messages: list[str]
+
+
+def planned_cells(config: DictConfig) -> int | None:
+    """How many jobs Hydra's basic sweeper will launch (None if that cannot be worked out).
+
+    The same arithmetic as `BasicSweeper.sweep`: the experiment's
+    `hydra.sweeper.params`, then the command line's overrides, crossed.
+    """
+    params = config.hydra.sweeper.get("params") or {}
+    args = [f"{k}={v}" for k, v in params.items()] + list(config.hydra.overrides.task)
+    try:
+        overrides = OverridesParser.create().parse_overrides(args)
+        return sum(len(batch) for batch in BasicSweeper.split_arguments(overrides, None))
+    except Exception:  # noqa: BLE001 - e.g. a glob sweep needs Hydra's config loader
+        return None
+
+
+def record_status(job: str, status: str, message: str = "") -> None:
     """Called in the job's process: leave this cell's status for the launching process."""
     folder = os.environ.get(STATUS_ENV)
     if folder:
-        write_json_atomic(Path(folder) / f"{job}.json", {"status": status})
+        write_json_atomic(Path(folder) / f"{job}.json", {"status": status, "message": message})
 
 
-def collect_tally() -> Counter[str] | None:
+def collect_tally() -> Tally | None:
     """In the launching process, after the launcher returned: count and remove the statuses.
 
     None when no sweep ran in this process (a single run, or Hydra stopped
@@ -59,16 +86,25 @@ def collect_tally() -> Counter[str] | None:
     folder = os.environ.pop(STATUS_ENV, None)
     if not folder:
         return None
-    tally: Counter[str] = Counter({s: 0 for s in STATUSES})
+    tally = Tally({s: 0 for s in STATUSES})
+    invalid: list[str] = []
     for path in Path(folder).glob("*.json"):
         try:
-            status = json.loads(path.read_text())["status"]
-            if status in FAILED_STATUSES and status != "failed":
-                tally[status] += 1  # e.g. diverged: a failure, also said by name
-                status = "failed"
-            tally[status] += 1
-        except (OSError, ValueError, KeyError):
+            status = json.loads(path.read_text())
+            name = status["status"]
+            if name in FAILED_STATUSES and name != "failed":
+                tally[name] += 1  # e.g. diverged: a failure, also said by name
+                name = "failed"
+            tally[name] += 1
+        except (OSError, ValueError, KeyError, TypeError):
             tally["failed"] += 1  # a status we cannot read is not a success
+            continue
+        if status["status"] == "invalid":
+            invalid.append(str(status.get("message", "")))
+    tally.invalid_messages = sorted(set(invalid))
+    planned, _planned[0] = _planned[0], None
+    if planned is not None:
+        tally["planned"] = planned
     shutil.rmtree(folder, ignore_errors=True)
     with contextlib.suppress(OSError):
         Path(folder).parent.rmdir()  # status/ itself, once no other sweep uses it
@@ -79,7 +115,27 @@ def format_tally(tally: Counter[str]) -> str:
     failed = f"{tally['failed']} failed"
     if tally["diverged"]:
         failed += f" ({tally['diverged']} diverged)"
-    return f"{tally['ok']} ok, {failed}, {tally['skipped']} skipped"
+    line = f"{tally['ok']} ok, {failed}, {tally['skipped']} skipped"
+    if tally["invalid"]:
+        line += f", {tally['invalid']} invalid"
+    if tally["busy"]:
+        line += f", {tally['busy']} left to another process training them"
+    return line
+
+
+def format_interrupted(tally: Counter[str]) -> str:
+    """The last line of an interrupted sweep: what is done, and how to go on.
+
+    Cells found already recorded count as ok; cells left to another process
+    and cells never started count as not run.
+    """
+    done = tally["ok"] + tally["skipped"]
+    planned = tally.get("planned")
+    not_run = str(max(0, planned - done - tally["failed"])) if planned is not None else "the other"
+    return (
+        f"interrupted: {done} ok, {tally['failed']} failed, {not_run} not run"
+        " — rerun the same command to continue"
+    )
 
 
 def job_threads(configured: int) -> int:

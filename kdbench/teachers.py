@@ -4,13 +4,16 @@ A teacher is identified by the hash of everything that determines its weights
 (architecture, data, recipe, seed, trainer limits). Training happens under a
 file lock, so parallel cells that need the same teacher train it once; the
 others wait and load it. Weights are stored with their sha256 and verified on
-every load; a corrupted file is retrained with a warning.
+every load; a corrupted file is retrained with a warning. Weights are only ever
+loaded with `weights_only=True`; a file that needs more (a pickle with code in
+it, even one whose checksum matches) is set aside and retrained.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 import warnings
 from dataclasses import asdict, replace
@@ -32,6 +35,7 @@ from kdbench.module import DistillationModule, test_metrics
 from kdbench.training import effective_epochs, fit_and_test
 
 log = logging.getLogger(__name__)
+UNSAFE_SUFFIX = ".unsafe"  # a weights file torch.load(weights_only=True) refused, set aside
 
 
 def teacher_identity(cfg: KdbenchConfig) -> dict[str, Any]:
@@ -101,6 +105,9 @@ class TeacherStore:
             meta = self._load(folder, model)
             if meta is not None:
                 return model, {**meta, "cached": True}
+            # A load that failed half-way may have changed some weights: start from the seed.
+            L.seed_everything(cfg.teacher.seed, workers=True, verbose=False)
+            model = self._build(cfg, data)
             meta = self._train(cfg, data, model, folder, key)
             return model, {**meta, "cached": False}
 
@@ -127,7 +134,19 @@ class TeacherStore:
                 stacklevel=2,
             )
             return None
-        model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+        try:
+            model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+        except Exception as exc:  # noqa: BLE001 - whatever it is, it is not our plain state dict
+            # Never loaded any other way (weights_only=False runs code from the file):
+            # set it aside for inspection and train a fresh one.
+            aside = weights.with_name(weights.name + UNSAFE_SUFFIX)
+            os.replace(weights, aside)
+            warnings.warn(
+                f"teacher weights {weights} do not load as a plain state dict"
+                f" ({type(exc).__name__}); moved to {aside.name}, retraining",
+                stacklevel=2,
+            )
+            return None
         return meta
 
     @staticmethod

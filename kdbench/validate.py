@@ -8,9 +8,12 @@ optimizers, efficiency backends) and below everything that trains.
 
 from __future__ import annotations
 
+import difflib
+import typing
+from dataclasses import fields, is_dataclass
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from kdbench.config import EfficiencyConfig, KdbenchConfig, RecipeConfig
 from kdbench.data import DATASETS
@@ -21,7 +24,81 @@ from kdbench.models import MODELS
 from kdbench.optim import OPTIMIZERS, SCHEDULES
 
 SELECTIONS = ("best_val", "last")
-SEED_MAX = 2**32 - 1
+SEED_MAX = 2**32 - 1  # numpy's range; Lightning silently replaces seeds outside it with 0
+UNTYPED = ("distill",)  # checked by the method's own schema (kdbench.distill.parse_params)
+
+
+def check_name(name: Any) -> None:
+    """`name` is one folder below results_dir: never empty, never a path that leaves it."""
+    text = str(name) if name is not None else ""
+    if not text.strip() or text in (".", "..") or any(c in text for c in "/\\\0"):
+        raise ConfigError(
+            f"name={text!r} is invalid: the experiment name must be a non-empty folder name"
+            " without '/', '\\' or '..' (records go to <results_dir>/<name>/)"
+        )
+
+
+def _schema_fields(cls: type) -> dict[str, Any]:
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in fields(cls)}
+
+
+def _nested(hint: Any) -> type | None:
+    """The dataclass a field holds, directly or as list items; None for plain values."""
+    if is_dataclass(hint):
+        return hint  # type: ignore[return-value]
+    args = [a for a in typing.get_args(hint) if is_dataclass(a)]
+    return args[0] if args else None
+
+
+def schema_keys(cls: type = KdbenchConfig, prefix: str = "") -> list[str]:
+    """Every dotted key of the schema (list items as `key[0].field`), for suggestions."""
+    keys = []
+    for name, hint in _schema_fields(cls).items():
+        key = f"{prefix}{name}"
+        keys.append(key)
+        inner = _nested(hint)
+        if inner is not None:
+            sep = "[0]." if typing.get_origin(hint) is list else "."
+            keys += schema_keys(inner, key + sep)
+    return keys
+
+
+def closest_key(key: str) -> str | None:
+    close = difflib.get_close_matches(key, schema_keys(), n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def unknown_key_error(key: str) -> ConfigError:
+    """One line for a key the schema does not know, with the closest known key."""
+    close = closest_key(key)
+    hint = f"did you mean {close}?" if close else "see `kdbench --cfg job` for every key"
+    return ConfigError(f"{key} is not a config key: {hint}")
+
+
+def check_known_keys(node: Any, cls: type = KdbenchConfig, prefix: str = "") -> None:
+    """Refuse keys the schema lacks (`+train.epochz=3` adds one that nothing would read)."""
+    schema = _schema_fields(cls)
+    for key in node:
+        full = f"{prefix}{key}"
+        if key not in schema:
+            raise unknown_key_error(full)
+        if key in UNTYPED and not prefix:
+            continue
+        inner = _nested(schema[key])
+        value = node[key]
+        if inner is None:
+            continue
+        if isinstance(value, DictConfig):
+            check_known_keys(value, inner, full + ".")
+        elif isinstance(value, ListConfig):
+            for i, item in enumerate(value):
+                if isinstance(item, DictConfig):
+                    check_known_keys(item, inner, f"{full}[{i}].")
+
+
+def _check_seed(key: str, seed: int) -> None:
+    _check(0 <= seed <= SEED_MAX, key, seed, f"must be an integer in 0 .. {SEED_MAX}")
 
 
 def _check(ok: bool, key: str, value: Any, allowed: str) -> None:
@@ -64,10 +141,15 @@ def _check_efficiency(e: EfficiencyConfig) -> None:
 
 def validate(cfg: DictConfig | KdbenchConfig) -> KdbenchConfig:
     """Return the config as dataclasses, or raise ConfigError naming the bad key."""
+    if isinstance(cfg, DictConfig):
+        check_known_keys(cfg)
     c: KdbenchConfig = cfg if isinstance(cfg, KdbenchConfig) else OmegaConf.to_object(cfg)  # type: ignore[assignment]
-    for key, seed in (("seed", c.seed), ("teacher.seed", c.teacher.seed)):
-        # numpy's and Lightning's seeding take 0 .. 2**32 - 1; outside, they fail mid-run
-        _check(0 <= seed <= SEED_MAX, key, seed, f"must be an integer in 0 .. {SEED_MAX}")
+    check_name(c.name)
+    _check_seed("seed", c.seed)
+    _check_seed("teacher.seed", c.teacher.seed)
+    _check_seed("data.split_seed", c.data.split_seed)
+    if c.data.aug_seed is not None:
+        _check_seed("data.aug_seed", c.data.aug_seed)
     members = [(f"teacher.ensemble[{i}]", m) for i, m in enumerate(c.teacher.ensemble)]
     models = members or [("teacher", c.teacher)]
     for key, model in (*models, ("student", c.student)):

@@ -28,6 +28,10 @@ def options(group: str) -> str:
     return ", ".join(sorted(p.stem for p in (Path(CONF_DIR) / group).glob("*.yaml")))
 
 
+NAME_RULE = (
+    "the experiment name must be a non-empty folder name without '/', '\\' or '..' "
+    "(records go to <results_dir>/<name>/)"
+)
 STUDENTS = options("student")
 assert "resnet20" in STUDENTS and "kd" in options("distill")  # the lists are really read
 MODELS = ", ".join(REGISTERED_MODELS)
@@ -57,15 +61,69 @@ CASES = [
     (["train.batch_size=0"], "train.batch_size=0 is invalid: must be >= 1"),
     (["teacher.recipe.epochs=0"], "teacher.recipe.epochs=0 is invalid: must be >= 1"),
     (["student.width=0"], "student.width=0.0 is invalid: must be > 0"),
+    # issue 14: Hydra's and OmegaConf's many-line errors, and what Hydra lets through
+    (["train.epochz=3"], "train.epochz is not a config key: did you mean train.epochs?"),
+    (["+train.epochz=3"], "train.epochz is not a config key: did you mean train.epochs?"),
+    (["-m", "+train.epochz=3"], "train.epochz is not a config key: did you mean train.epochs?"),
+    (["foo=1"], "foo is not a config key: see `kdbench --cfg job` for every key"),
+    (
+        ["train.epochs=abc"],
+        "train.epochs='abc' is invalid: Value 'abc' of type 'str' could not be converted to "
+        "Integer",
+    ),
+    (
+        ["-m", "seed=0,abc"],
+        "seed='abc' is invalid: Value 'abc' of type 'str' could not be converted to Integer",
+    ),
+    (["distill.T=hot"], "distill.T='hot' is invalid for method 'kd': expected float"),
+    (
+        ["seed=["],
+        "seed=[ cannot be parsed: no viable alternative at input '[' "
+        "(see https://hydra.cc/docs/advanced/override_grammar/basic/)",
+    ),
+    (
+        ["seed=0,1"],
+        "Ambiguous value for argument 'seed=0,1': add -m to sweep over the values, "
+        "or quote them for one string",
+    ),
+    (["seed=-1"], "seed=-1 is invalid: must be an integer in 0 .. 4294967295"),
+    (
+        ["teacher.seed=4294967296"],
+        "teacher.seed=4294967296 is invalid: must be an integer in 0 .. 4294967295",
+    ),
+    (["-m", "seed=0,-1"], "seed=-1 is invalid: must be an integer in 0 .. 4294967295"),
+    (
+        ["name=ünïcode"],
+        "name=ünïcode cannot be parsed: Hydra reads only ASCII in unquoted values; "
+        "quote the value: name='ünïcode'",
+    ),
+    *[
+        ([f"name={n}"], f"name={n!r} is invalid: {NAME_RULE}")
+        for n in ("", "../../escaped", "/tmp/abs", "..", "a/b")
+    ],
+    (["-m", "name=ok,.."], f"name='..' is invalid: {NAME_RULE}"),
 ]
 
 
 @pytest.mark.parametrize(("overrides", "message"), CASES, ids=[" ".join(c[0]) for c in CASES])
 def test_bad_input_is_one_line_and_exit_2(overrides, message, tmp_path, monkeypatch, capsys):
-    code, out, err = cli([*SMOKE, f"results_dir={tmp_path}", *overrides], monkeypatch, capsys)
+    results = tmp_path / "a" / "b" / "results"  # room for `..` to escape, and be seen
+    if overrides[0] == "-m":
+        overrides = [*overrides[1:], "distill=none", "efficiency.enabled=false"]
+        args = ["-m", *SMOKE, f"results_dir={results}", *overrides]
+    else:
+        args = [*SMOKE, f"results_dir={results}", *overrides]
+    code, out, err = cli(args, monkeypatch, capsys)
     assert code == 2
     assert err.splitlines() == [f"kdbench: error: {message}"]
-    assert not find_records(tmp_path)  # nothing ran
+    assert "Traceback" not in out
+    outside = [p for p in tmp_path.rglob("*") if results not in (p, *p.parents)]
+    assert set(outside) <= {tmp_path / "a", tmp_path / "a" / "b"}, outside  # nothing escaped
+    records = find_records(tmp_path)
+    if overrides != ["seed=0,-1", "distill=none", "efficiency.enabled=false"]:
+        assert not records  # nothing ran
+    else:  # a sweep's invalid cell is refused; its valid cells still run, once each
+        assert len(records) == 1 and "-s0-" in records[0].parent.name
 
 
 def _inject(monkeypatch, exc: BaseException) -> None:

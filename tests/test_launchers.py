@@ -27,9 +27,10 @@ def test_joblib_launcher_runs_a_tiny_grid_with_a_tally(tmp_path):
     grid = ["-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", *SMOKE, "name=par"]
     grid += ["distill=none", "train.epochs=0,5"]
     run = sweep(grid, tmp_path)
-    assert run.returncode == 1, run.stderr
-    assert run.stdout.splitlines()[-1] == "1 ok, 1 failed, 0 skipped"
-    assert "train.epochs=0 is invalid: must be >= 1" in run.stdout
+    # The invalid cell is refused, never started; it is the user's to fix: exit 2, one line.
+    assert run.returncode == 2, run.stderr
+    assert run.stdout.splitlines()[-1] == "1 ok, 0 failed, 0 skipped, 1 invalid"
+    assert run.stderr.splitlines() == ["kdbench: error: train.epochs=0 is invalid: must be >= 1"]
     (record,) = records_of(tmp_path / "results/par")
     assert record["status"] == "ok" and record["resolved"]["train"]["epochs"] == 5
     # Each job trains with its share of the cores, not all of them.
@@ -48,8 +49,8 @@ def test_submitit_local_launcher_runs_a_tiny_grid(tmp_path):
     assert all(r["status"] == "ok" for r in records)
     assert {r["training"]["threads"] for r in records} == {1}  # cpus_per_task
     failing = sweep([*grid[:-1], "seed=2", "distill.T=0"], tmp_path)
-    assert failing.returncode == 1
-    assert failing.stdout.splitlines()[-1] == "0 ok, 1 failed, 0 skipped"
+    assert failing.returncode == 2
+    assert failing.stdout.splitlines()[-1] == "0 ok, 0 failed, 0 skipped, 1 invalid"
 
 
 def test_the_slurm_launcher_config_composes_from_config():
