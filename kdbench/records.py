@@ -18,8 +18,9 @@ from kdbench.config import KdbenchConfig, loss_weights, model_label, teacher_lab
 from kdbench.distill import METHODS, identity
 from kdbench.fileio import config_hash
 
-# Settings that say where outputs go, not what is computed.
-_NOT_IDENTITY = ("name", "results_dir", "teacher_store")
+# Settings that say where outputs go or how a run is watched or measured, not what is
+# trained: a change of `efficiency.*` re-measures the kept student instead of retraining.
+_NOT_IDENTITY = ("name", "results_dir", "teacher_store", "efficiency", "logger", "progress")
 
 
 def canonical_config(cfg: KdbenchConfig) -> dict[str, Any]:

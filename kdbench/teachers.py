@@ -28,6 +28,7 @@ from kdbench.fileio import config_hash, sha256_file, write_atomic, write_json_at
 from kdbench.models import FeatureModel, create_model
 from kdbench.models.ensemble import EnsembleTeacher
 from kdbench.module import DistillationModule, test_metrics
+from kdbench.trackers import tracker_loggers
 from kdbench.training import effective_epochs, fit_and_test
 
 log = logging.getLogger(__name__)
@@ -137,7 +138,18 @@ class TeacherStore:
         module = DistillationModule(model, None, alone, 1.0, 0.0, t.recipe, data.num_classes)
         dm = TensorDataModule(data, t.recipe.batch_size, seed=t.seed)
         start = time.perf_counter()
-        metrics, training = fit_and_test(module, dm, t.recipe.epochs, cfg.trainer, folder)
+        metrics, training = fit_and_test(
+            module,
+            dm,
+            t.recipe.epochs,
+            cfg.trainer,
+            folder,  # metrics.csv (the teacher's curves) stays beside its weights
+            label=f"teacher {t.name}",
+            progress=cfg.progress,
+            loggers=tracker_loggers(
+                cfg.logger.name, Path(cfg.results_dir) / cfg.name, cfg.name, f"teacher-{key[:16]}"
+            ),
+        )
         model = module.student.cpu()
         weights = folder / "weights.pt"
         write_atomic(weights, lambda f: torch.save(model.state_dict(), f))
