@@ -25,7 +25,7 @@ from kdbench.errors import KdbenchError
 from kdbench.records import cell_dir
 from kdbench.report import write_report
 from kdbench.runner import describe, log_line, run_cell
-from kdbench.sweep import collect_tally, format_tally, record_status
+from kdbench.sweep import collect_tally, format_tally, ran_in_this_sweep, record_status
 from kdbench.validate import validate
 
 CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
@@ -56,8 +56,12 @@ def _cell(cfg: DictConfig) -> str:
         return "failed"
     record = run_cell(c)
     status = "skipped" if record.get("skipped") else record["status"]
-    record_status(job, status)
-    log_line(prefix + describe(record))
+    status = "remeasured" if record.get("remeasured") else status
+    # A grid point that repeats a cell this sweep ran (the student alone at every T) is
+    # counted once in the tally, not printed as "skipped (already recorded)".
+    if not (status == "skipped" and ran_in_this_sweep(record["key"])):
+        log_line(prefix + describe(record))
+    record_status(job, status, record.get("key"))
     if status == "failed" and not multirun:
         err = record["error"]
         if err.get("user_error"):

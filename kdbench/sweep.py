@@ -30,6 +30,10 @@ from kdbench.fileio import write_json_atomic
 
 STATUS_ENV = "KDBENCH_SWEEP_STATUS_DIR"
 STATUSES = ("ok", "failed", "skipped")
+# Not in the headline: "remeasured" (a finished cell measured again, not retrained) and
+# "same" (a grid point that is a cell already run by this sweep, e.g. the student alone
+# at every temperature: `distill=none` ignores T and alpha).
+EXTRA = {"remeasured": "re-measured (not retrained)", "same": "grid point(s) repeated a cell"}
 
 
 class SweepTally(Callback):
@@ -41,11 +45,32 @@ class SweepTally(Callback):
         os.environ[STATUS_ENV] = str(folder.resolve())
 
 
-def record_status(job: str, status: str) -> None:
-    """Called in the job's process: leave this cell's status for the launching process."""
+def record_status(job: str, status: str, key: str | None = None) -> None:
+    """Called in the job's process: leave this cell's status (and key) for the launching process."""
     folder = os.environ.get(STATUS_ENV)
     if folder:
-        write_json_atomic(Path(folder) / f"{job}.json", {"status": status})
+        write_json_atomic(Path(folder) / f"{job}.json", {"status": status, "key": key})
+
+
+def _statuses(folder: str | Path) -> list[dict[str, Any]]:
+    out = []
+    for path in Path(folder).glob("*.json"):
+        try:
+            out.append(json.loads(path.read_text()))
+        except (OSError, ValueError):
+            out.append({"status": "failed"})  # a status we cannot read is not a success
+    return out
+
+
+def ran_in_this_sweep(key: str) -> bool:
+    """True when another grid point of this sweep already ran (or re-measured) cell `key`."""
+    folder = os.environ.get(STATUS_ENV)
+    if not folder:
+        return False
+    return any(
+        s.get("key") == key and s.get("status") in ("ok", "failed", "remeasured")
+        for s in _statuses(folder)
+    )
 
 
 def collect_tally() -> Counter[str] | None:
@@ -58,11 +83,11 @@ def collect_tally() -> Counter[str] | None:
     if not folder:
         return None
     tally: Counter[str] = Counter({s: 0 for s in STATUSES})
-    for path in Path(folder).glob("*.json"):
-        try:
-            tally[json.loads(path.read_text())["status"]] += 1
-        except (OSError, ValueError, KeyError):
-            tally["failed"] += 1  # a status we cannot read is not a success
+    statuses = _statuses(folder)
+    ran = {s.get("key") for s in statuses if s.get("status") in ("ok", "failed", "remeasured")}
+    for s in statuses:
+        status = s.get("status", "failed")
+        tally["same" if status == "skipped" and s.get("key") in ran else status] += 1
     shutil.rmtree(folder, ignore_errors=True)
     with contextlib.suppress(OSError):
         Path(folder).parent.rmdir()  # status/ itself, once no other sweep uses it
@@ -70,7 +95,9 @@ def collect_tally() -> Counter[str] | None:
 
 
 def format_tally(tally: Counter[str]) -> str:
-    return f"{tally['ok']} ok, {tally['failed']} failed, {tally['skipped']} skipped"
+    line = f"{tally['ok']} ok, {tally['failed']} failed, {tally['skipped']} skipped"
+    extra = [f"{tally[k]} {text}" for k, text in EXTRA.items() if tally[k]]
+    return line + ("; " + ", ".join(extra) if extra else "")
 
 
 def job_threads(configured: int) -> int:
