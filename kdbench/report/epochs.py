@@ -20,13 +20,26 @@ def curves_frame(df: pd.DataFrame) -> pd.DataFrame:
     """Per-epoch rows of every ok record in `df` (the records frame) that kept its curves."""
     keys = [*group_columns(df), "seed"]
     parts = []
-    for _, row in df[df["status"] == "ok"].iterrows():
-        if not isinstance(row.get("path"), str):
+    for i, path in df.loc[df["status"] == "ok", "path"].items():
+        if not isinstance(path, str):
             continue
-        curve = read_metrics_csv(Path(row["path"]).parent / METRICS_CSV)
-        if curve is None or curve.empty:
-            continue
-        parts.append(curve.assign(**{k: row[k] for k in keys}))
+        curve = read_metrics_csv(Path(path).parent / METRICS_CSV)
+        if curve is not None and not curve.empty:
+            parts.append(curve.assign(_row=i))
     if not parts:
         return pd.DataFrame(columns=[*keys, "epoch"])
-    return pd.concat(parts, ignore_index=True)
+    curves = pd.concat(parts, ignore_index=True)
+    settings = df[keys].loc[curves["_row"]].reset_index(drop=True)  # the records' dtypes
+    return pd.concat([settings, curves.drop(columns="_row")], axis=1)
+
+
+def setting_key(frame: pd.DataFrame, keys: list[str]) -> pd.Series:
+    """One text per row naming its settings, comparable across frames whatever their dtypes
+    (a setting empty for the student alone is NaN in one frame and None in another)."""
+
+    def text(v: object) -> str:
+        if v is None or (isinstance(v, float) and pd.isna(v)):
+            return ""
+        return f"{v:g}" if isinstance(v, (int, float)) and not isinstance(v, bool) else str(v)
+
+    return frame[keys].apply(lambda col: col.map(text)).agg("|".join, axis=1)

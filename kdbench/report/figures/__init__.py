@@ -41,10 +41,9 @@ def write_figures(
     for data, part in parts:
         suffix = f"_{data}" if len(parts) > 1 else ""
         part = part.reset_index(drop=True)
-        if curves is not None:
-            mine = (
-                curves if data is None or "data" not in curves else curves[curves["data"] == data]
-            )
+        if learning_curves is not None:
+            lc = learning_curves
+            mine = lc if data is None or "data" not in lc else lc[lc["data"] == data]
             part.attrs["curves"] = mine.reset_index(drop=True)
         for name in FIGURES:
             fig = FIGURES.get(name)(part)

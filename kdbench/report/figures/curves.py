@@ -5,6 +5,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from kdbench.report.epochs import setting_key
 from kdbench.report.figures.registry import FIGURES
 from kdbench.report.figures.style import (
     STYLE,
@@ -29,8 +30,9 @@ def curves_figure(summary: pd.DataFrame) -> plt.Figure | None:
     if curves is None or curves.empty or "val_top1" not in curves or "n" not in summary:
         return None
     keys = [c for c in summary.columns[: list(summary.columns).index("n")] if c in curves]
-    chosen = chosen_on_validation(summary)[keys]
-    rows = curves.dropna(subset=["val_top1"]).merge(chosen, on=keys, how="inner")
+    chosen = set(setting_key(chosen_on_validation(summary), keys))
+    rows = curves.dropna(subset=["val_top1"])
+    rows = rows[setting_key(rows, keys).isin(chosen)] if len(rows) else rows
     if rows.empty:
         return None
     styles = method_styles(summary)
