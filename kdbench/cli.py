@@ -34,6 +34,7 @@ from kdbench.sweep import (
     collect_tally,
     format_interrupted,
     format_tally,
+    ran_in_this_sweep,
     record_status,
 )
 from kdbench.usage import check_output_path, error_line, precheck
@@ -70,8 +71,12 @@ def _cell(cfg: DictConfig) -> str:
         record_status(job, "failed")  # a bug: the tally still counts the cell, as failed
         raise
     status = "skipped" if record.get("skipped") else record["status"]
-    record_status(job, status)
-    log_line(prefix + describe(record))
+    status = "remeasured" if record.get("remeasured") else status
+    # A grid point that repeats a cell this sweep ran (the student alone at every T) is
+    # counted once in the tally, not printed as "skipped (already recorded)".
+    if not (status == "skipped" and ran_in_this_sweep(record["key"])):
+        log_line(prefix + describe(record))
+    record_status(job, status, key=record.get("key"))
     if status == "diverged" and not multirun:
         _exit_with(f"kdbench: error: cell diverged: {record['error']['message']}", EXIT_FAILED)
     if status == "failed" and not multirun:

@@ -136,6 +136,16 @@ class EfficiencyConfig:
     calibration_size: int = 256  # training images that calibrate the static int8 model
     int8_per_channel: bool = False
     exporter: str = "torchscript"  # torchscript (fast) | dynamo
+    # Keep student.pt, student.onnx and student.int8.onnx beside each record (off for huge
+    # grids; without them a change of these settings retrains instead of re-measuring).
+    keep_models: bool = True
+
+
+@dataclass
+class LoggerConfig:
+    """Experiment tracker beside the always-written metrics.csv (kdbench.trackers)."""
+
+    name: str = "csv"  # csv | tensorboard | mlflow
 
 
 @dataclass
@@ -174,6 +184,8 @@ class KdbenchConfig:
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     efficiency: EfficiencyConfig = field(default_factory=EfficiencyConfig)
     tune: TuneConfig = field(default_factory=TuneConfig)
+    logger: LoggerConfig = field(default_factory=LoggerConfig)
+    progress: str = "auto"  # auto (a bar on a terminal, else a line per epoch) | bar | lines | off
 
 
 def register_configs() -> None:

@@ -165,18 +165,20 @@ class DistillationModule(L.LightningModule):
         if self.w2 > 0 and self.method.uses_teacher:
             soft = self.method(student_out, self._teacher_out(x, index), y, index=index)
             loss = self.w1 * hard + self.w2 * soft
+            self.log("train/distill", soft.detach(), on_step=False, on_epoch=True)
         else:
             loss = self.w1 * hard  # w2 = 0 leaves the hard term at its weight, not at 1
         if not torch.isfinite(loss.detach()):
             # Stop at once: a NaN run would otherwise finish and report a chance-level result.
             raise Diverged(self.current_epoch + 1, batch_idx + 1)
-        self.log("train/loss", loss, on_step=False, on_epoch=True)
+        self.log("train/loss", loss, on_step=False, on_epoch=True, prog_bar=True)
+        self.log("train/ce", hard.detach(), on_step=False, on_epoch=True)
         return loss
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
         x, y, _ = batch
         self.val_top1.update(self.student(self._input(x)), y)
-        self.log("val/top1", self.val_top1, on_step=False, on_epoch=True)
+        self.log("val/top1", self.val_top1, on_step=False, on_epoch=True, prog_bar=True)
 
     def test_step(self, batch: Batch, batch_idx: int) -> None:
         x, y, index = batch

@@ -21,8 +21,18 @@ from kdbench.config import KdbenchConfig, ModelConfig, model_label
 from kdbench.distill import METHODS, identity
 from kdbench.fileio import config_hash
 
-# Settings that say where outputs go or how cells are chosen, not what one computes.
-_NOT_IDENTITY = ("name", "results_dir", "teacher_store", "tune")
+# Settings that say where outputs go, how cells are chosen, or how a run is watched or
+# measured, not what is trained: a change of `efficiency.*` re-measures the kept student
+# instead of retraining.
+_NOT_IDENTITY = (
+    "name",
+    "results_dir",
+    "teacher_store",
+    "tune",
+    "efficiency",
+    "logger",
+    "progress",
+)
 # Trainer settings that change how fast a result comes, not the result.
 _NOT_IDENTITY_TRAINER = ("teacher_stream", "teacher_stream_max_mb")
 

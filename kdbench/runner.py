@@ -22,18 +22,33 @@ from filelock import FileLock, Timeout
 
 import kdbench
 from kdbench import interrupts
-from kdbench.config import KdbenchConfig, loss_weights
-from kdbench.data import TensorDataModule, load_data
+from kdbench.config import EfficiencyConfig, KdbenchConfig, loss_weights
+from kdbench.data import TensorData, TensorDataModule, load_data
 from kdbench.distill import METHODS
 from kdbench.efficiency import profile_student
+from kdbench.efficiency.files import STUDENT_PT
 from kdbench.errors import Diverged, KdbenchError
-from kdbench.fileio import remove_stale_temp_files, write_json_atomic, write_text_atomic
+from kdbench.fileio import (
+    remove_stale_temp_files,
+    write_atomic,
+    write_json_atomic,
+    write_text_atomic,
+)
 from kdbench.models import create_model
 from kdbench.module import DistillationModule
 from kdbench.records import canonical_config, cell_dir, cell_key, read_record, report_settings
+from kdbench.remeasure import (
+    artifact_listing,
+    has_student,
+    latency_only,
+    load_student,
+    needs_measuring,
+    remeasure_latency,
+)
 from kdbench.sweep import job_threads
 from kdbench.teacher_stream import TeacherStream
 from kdbench.teachers import TeacherStore
+from kdbench.trackers import tracker_loggers
 from kdbench.training import fit_and_test
 
 BUSY = "busy"  # run_cell's status for a cell another live process is training
@@ -87,7 +102,17 @@ def _train_cell(cfg: KdbenchConfig, directory: Path) -> dict[str, Any]:
     dm = TensorDataModule(data, cfg.train.batch_size, seed=cfg.seed, aug_seed=aug_seed)
 
     t0 = time.perf_counter()
-    metrics, training = fit_and_test(module, dm, cfg.train.epochs, cfg.trainer, directory)
+    loggers = tracker_loggers(cfg.logger.name, _sweep_folder(cfg), cfg.name, directory.name)
+    metrics, training = fit_and_test(
+        module,
+        dm,
+        cfg.train.epochs,
+        cfg.trainer,
+        directory,
+        label=progress_label(report_settings(cfg)),
+        progress=cfg.progress,
+        loggers=loggers,
+    )
     training["threads"] = torch.get_num_threads()
     if stream is not None:
         training["teacher_stream"] = {
@@ -99,19 +124,14 @@ def _train_cell(cfg: KdbenchConfig, directory: Path) -> dict[str, Any]:
 
     t0 = time.perf_counter()
     e = cfg.efficiency
-    efficiency = (
-        profile_student(
-            module.student,
-            data.input_shape,
-            e,
-            calibration=data.example(e.calibration_size),  # model inputs, not stored uint8
-            test=(data.prepare(data.test[0]), data.test[1]) if cfg.trainer.test else None,
-        )
-        if e.enabled
-        else {}
-    )
+    student = module.student.cpu()  # the selected checkpoint's weights (trainer.test loaded it)
+    if e.keep_models:
+        state = {k: v.detach().contiguous() for k, v in student.state_dict().items()}
+        write_atomic(directory / STUDENT_PT, lambda f: torch.save(state, f))
+    efficiency = _measure(student, data, e, directory, tested=cfg.trainer.test) if e.enabled else {}
     timing["efficiency_s"] = time.perf_counter() - t0
     return {
+        "artifacts": artifact_listing(directory),
         "metrics": metrics,
         "training": training,
         "teacher_metrics": teacher_meta["metrics"] if teacher_meta else None,
@@ -129,6 +149,51 @@ def _train_cell(cfg: KdbenchConfig, directory: Path) -> dict[str, Any]:
         "efficiency": efficiency,
         "timing": timing,
     }
+
+
+def _sweep_folder(cfg: KdbenchConfig) -> Path:
+    return Path(cfg.results_dir) / cfg.name
+
+
+def _measure(
+    student: torch.nn.Module,
+    data: TensorData,
+    e: EfficiencyConfig,
+    directory: Path,
+    tested: bool = True,
+) -> dict[str, Any]:
+    """The efficiency block; the ONNX files measured are kept when `e.keep_models`.
+
+    Int8 accuracy is measured on the test split only when the cell is tested (never while
+    tuning)."""
+    return profile_student(
+        student,
+        data.input_shape,
+        e,
+        calibration=data.example(e.calibration_size),  # model inputs, not stored uint8
+        test=(data.prepare(data.test[0]), data.test[1]) if tested else None,
+        out_dir=directory if e.keep_models else None,
+    )
+
+
+def remeasure_cell(cfg: KdbenchConfig, record: dict[str, Any], directory: Path) -> dict[str, Any]:
+    """A finished cell measured again under `cfg.efficiency` from its kept student, no training.
+
+    Only timing settings changed: latency from the kept files. Export settings
+    changed (exporter, int8 calibration): the ONNX files are made again, which
+    needs the data set (calibration images, int8 accuracy on the test split).
+    """
+    start = time.perf_counter()
+    e = cfg.efficiency
+    if latency_only(record, directory, e):
+        record = remeasure_latency(record, directory, e)
+    else:
+        efficiency = _measure(load_student(record, directory), load_data(cfg.data), e, directory)
+        record = {**record, "efficiency": efficiency}
+    record["efficiency"]["measure_s"] = time.perf_counter() - start
+    record["artifacts"] = artifact_listing(directory)
+    write_json_atomic(directory / "record.json", record)
+    return record
 
 
 def cell_lock(directory: Path) -> FileLock:
@@ -152,12 +217,19 @@ def run_cell(cfg: KdbenchConfig, wait: bool = False) -> dict[str, Any]:
     `last.ckpt` that a live process is still writing. A cell locked by another
     process is waited for (`wait`, a single run) or left to it: the returned
     stand-in has status "busy" and nothing is written.
+
+    A finished cell measured with other efficiency settings is re-measured from
+    its kept student (`remeasured` in the returned record), not retrained.
     """
     key = cell_key(cfg)
     directory = cell_dir(cfg, key)
     existing = read_record(directory)
-    if existing is not None and existing.get("status") == "ok":
-        return {**existing, "skipped": True}
+    if (
+        existing is not None
+        and existing.get("status") == "ok"
+        and not needs_measuring(existing, cfg.efficiency)
+    ):
+        return {**existing, "skipped": True}  # the common rerun case, without the lock
     lock = cell_lock(directory)
     try:
         lock.acquire(timeout=0)
@@ -169,10 +241,23 @@ def run_cell(cfg: KdbenchConfig, wait: bool = False) -> dict[str, Any]:
     try:
         existing = read_record(directory)  # the other process may have finished it meanwhile
         if existing is not None and existing.get("status") == "ok":
-            return {**existing, "skipped": True}
+            finished = _finished(cfg, existing, directory)
+            if finished is not None:
+                return finished
         return _run_locked(cfg, key, directory)
     finally:
         lock.release()
+
+
+def _finished(
+    cfg: KdbenchConfig, existing: dict[str, Any], directory: Path
+) -> dict[str, Any] | None:
+    """A finished cell as it is, or re-measured; None when it must be trained again."""
+    if not needs_measuring(existing, cfg.efficiency):
+        return {**existing, "skipped": True}
+    if has_student(directory):
+        return {**remeasure_cell(cfg, existing, directory), "remeasured": True}
+    return None  # without a kept student (efficiency.keep_models=false): train it again
 
 
 def _run_locked(cfg: KdbenchConfig, key: str, directory: Path) -> dict[str, Any]:
@@ -231,6 +316,14 @@ def first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else ""
 
 
+def progress_label(c: dict[str, Any]) -> str:
+    """What trains, in the per-epoch progress lines: `cnn_tiny kd T=4 w2=0.9 s0`."""
+    label = f"{c['student']} {c['method']}"
+    if c.get("T") is not None:
+        label += f" T={c['T']:g} w2={c['w2']:g}"
+    return f"{label} s{c['seed']}"
+
+
 def describe(record: dict[str, Any]) -> str:
     """One progress line for a finished cell."""
     c = record["config"]
@@ -242,6 +335,8 @@ def describe(record: dict[str, Any]) -> str:
     settings += f" seed={c['seed']}"
     if record.get("skipped"):
         return f"{settings}  skipped (already recorded)"
+    if record.get("remeasured"):
+        return f"{settings}  re-measured (efficiency settings changed; not retrained)"
     if record["status"] == "diverged":
         return f"{settings}  DIVERGED {record['error']['message']}"
     if record["status"] == BUSY:

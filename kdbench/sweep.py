@@ -35,6 +35,12 @@ STATUS_ENV = "KDBENCH_SWEEP_STATUS_DIR"
 STATUSES = ("ok", "failed", "skipped", "busy", "invalid")
 # Statuses that count as failed in the tally (and in the exit status), each also counted by name.
 FAILED_STATUSES = ("failed", "diverged")
+# Not in the headline: "remeasured" (a finished cell measured again, not retrained) and
+# "same" (a grid point that is a cell already run by this sweep, e.g. the student alone
+# at every temperature: `distill=none` ignores T and alpha).
+EXTRA = {"remeasured": "re-measured (not retrained)", "same": "grid point(s) repeated a cell"}
+# Statuses of a cell this sweep computed (a later grid point with its key repeats it).
+RAN = ("ok", "failed", "diverged", "remeasured")
 _planned: list[int | None] = [None]  # cells in this process's sweep, set in on_multirun_start
 
 
@@ -70,11 +76,33 @@ def planned_cells(config: DictConfig) -> int | None:
         return None
 
 
-def record_status(job: str, status: str, message: str = "") -> None:
-    """Called in the job's process: leave this cell's status for the launching process."""
+def record_status(job: str, status: str, message: str = "", key: str | None = None) -> None:
+    """Called in the job's process: leave this cell's status (and key) for the launching process."""
     folder = os.environ.get(STATUS_ENV)
     if folder:
-        write_json_atomic(Path(folder) / f"{job}.json", {"status": status, "message": message})
+        write_json_atomic(
+            Path(folder) / f"{job}.json", {"status": status, "message": message, "key": key}
+        )
+
+
+def _statuses(folder: str | Path) -> list[dict[str, Any]]:
+    out = []
+    for path in Path(folder).glob("*.json"):
+        try:
+            status = json.loads(path.read_text())
+        except (OSError, ValueError):
+            status = None
+        # a status we cannot read is not a success
+        out.append(status if isinstance(status, dict) else {"status": "failed"})
+    return out
+
+
+def ran_in_this_sweep(key: str) -> bool:
+    """True when another grid point of this sweep already ran (or re-measured) cell `key`."""
+    folder = os.environ.get(STATUS_ENV)
+    if not folder:
+        return False
+    return any(s.get("key") == key and s.get("status") in RAN for s in _statuses(folder))
 
 
 def collect_tally() -> Tally | None:
@@ -87,20 +115,19 @@ def collect_tally() -> Tally | None:
     if not folder:
         return None
     tally = Tally({s: 0 for s in STATUSES})
+    statuses = _statuses(folder)
+    ran = {s.get("key") for s in statuses if s.get("status") in RAN}
     invalid: list[str] = []
-    for path in Path(folder).glob("*.json"):
-        try:
-            status = json.loads(path.read_text())
-            name = status["status"]
-            if name in FAILED_STATUSES and name != "failed":
-                tally[name] += 1  # e.g. diverged: a failure, also said by name
-                name = "failed"
-            tally[name] += 1
-        except (OSError, ValueError, KeyError, TypeError):
-            tally["failed"] += 1  # a status we cannot read is not a success
-            continue
-        if status["status"] == "invalid":
+    for status in statuses:
+        name = status.get("status", "failed")
+        if name == "skipped" and status.get("key") in ran:
+            name = "same"
+        elif name in FAILED_STATUSES and name != "failed":
+            tally[name] += 1  # e.g. diverged: a failure, also said by name
+            name = "failed"
+        elif name == "invalid":
             invalid.append(str(status.get("message", "")))
+        tally[name] += 1
     tally.invalid_messages = sorted(set(invalid))
     planned, _planned[0] = _planned[0], None
     if planned is not None:
@@ -120,7 +147,8 @@ def format_tally(tally: Counter[str]) -> str:
         line += f", {tally['invalid']} invalid"
     if tally["busy"]:
         line += f", {tally['busy']} left to another process training them"
-    return line
+    extra = [f"{tally[k]} {text}" for k, text in EXTRA.items() if tally[k]]
+    return line + ("; " + ", ".join(extra) if extra else "")
 
 
 def format_interrupted(tally: Counter[str]) -> str:
@@ -129,7 +157,7 @@ def format_interrupted(tally: Counter[str]) -> str:
     Cells found already recorded count as ok; cells left to another process
     and cells never started count as not run.
     """
-    done = tally["ok"] + tally["skipped"]
+    done = tally["ok"] + tally["skipped"] + tally["same"] + tally["remeasured"]
     planned = tally.get("planned")
     not_run = str(max(0, planned - done - tally["failed"])) if planned is not None else "the other"
     return (

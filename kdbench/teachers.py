@@ -32,6 +32,7 @@ from kdbench.fileio import config_hash, sha256_file, write_atomic, write_json_at
 from kdbench.models import FeatureModel, create_model
 from kdbench.models.ensemble import EnsembleTeacher
 from kdbench.module import DistillationModule, test_metrics
+from kdbench.trackers import tracker_loggers
 from kdbench.training import effective_epochs, fit_and_test
 
 log = logging.getLogger(__name__)
@@ -161,7 +162,21 @@ class TeacherStore:
         # Always tested: the stored teacher's metrics serve every later cell, tuning ones too.
         trainer = replace(cfg.trainer, test=True)
         try:
-            metrics, training = fit_and_test(module, dm, t.recipe.epochs, trainer, folder)
+            metrics, training = fit_and_test(
+                module,
+                dm,
+                t.recipe.epochs,
+                trainer,
+                folder,  # metrics.csv (the teacher's curves) stays beside its weights
+                label=f"teacher {model_label(t)}",
+                progress=cfg.progress,
+                loggers=tracker_loggers(
+                    cfg.logger.name,
+                    Path(cfg.results_dir) / cfg.name,
+                    cfg.name,
+                    f"teacher-{key[:16]}",
+                ),
+            )
         except Diverged as exc:  # name the teacher and its own learning rate
             who = f"teacher {model_label(t)}"
             raise Diverged(exc.epoch, exc.step, who, "teacher.recipe.optim.lr") from None

@@ -22,6 +22,8 @@ from kdbench.efficiency import BACKENDS, EXPORTERS
 from kdbench.errors import ConfigError
 from kdbench.models import MODELS
 from kdbench.optim import OPTIMIZERS, SCHEDULES
+from kdbench.progress import PROGRESS_MODES
+from kdbench.trackers import INSTALL_HINT, TRACKERS
 
 SELECTIONS = ("best_val", "last")
 SEED_MAX = 2**32 - 1  # numpy's range; Lightning silently replaces seeds outside it with 0
@@ -201,4 +203,17 @@ def validate(cfg: DictConfig | KdbenchConfig) -> KdbenchConfig:
     )
     _check(c.efficiency.threads >= 1, "efficiency.threads", c.efficiency.threads, "must be >= 1")
     _check_efficiency(c.efficiency)
+    _check(
+        c.progress in PROGRESS_MODES, "progress", c.progress, f"one of {', '.join(PROGRESS_MODES)}"
+    )
+    _check_logger(c.logger.name)
     return c
+
+
+def _check_logger(name: str) -> None:
+    _check(name in TRACKERS, "logger", name, f"one of {', '.join(TRACKERS)}")
+    missing = TRACKERS.get(name).missing()
+    if missing:
+        raise ConfigError(
+            f"logger={name} needs the {missing} package, not installed: {INSTALL_HINT}"
+        )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import math
+from datetime import datetime
 
 import numpy as np
 import pytest
@@ -102,7 +103,7 @@ def test_the_efficiency_block_has_the_record_schema():
     assert set(eff) == {
         "params", "params_m", "params_trainable", "flops", "macs", "mflops", "size_bytes",
         "size_kb", "onnx_fp32_size_kb", "onnx_int8_size_kb", "onnx_max_abs_diff", "int8",
-        "latency", "host",
+        "latency", "host", "measured_at", "settings",
     }  # fmt: skip
     assert set(eff["latency"]) == {"torch_fp32", "ort_fp32", "ort_int8"}
     for by_batch in eff["latency"].values():
@@ -112,7 +113,11 @@ def test_the_efficiency_block_has_the_record_schema():
             assert 0 < stats["latency_ms_p50"] <= stats["latency_ms_p90"] < math.inf
     assert eff["macs"] * 2 == eff["flops"] and eff["params"] == eff["params_trainable"]
     assert eff["size_kb"] == eff["size_bytes"] / 1024
-    assert set(eff["host"]) == {"cpu", "threads", "torch", "onnxruntime"}
+    assert set(eff["host"]) == {
+        "cpu", "threads", "cores", "machine", "platform", "python", "torch", "onnxruntime",
+    }  # fmt: skip
+    assert eff["settings"]["batch_sizes"] == [1, 4] and "keep_models" not in eff["settings"]
+    assert datetime.fromisoformat(eff["measured_at"]).tzinfo is not None
     assert set(eff["int8"]) == {"top1", "top1_delta"}
 
 

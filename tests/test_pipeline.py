@@ -29,7 +29,9 @@ def test_tiny_grid_writes_records_and_the_report(tmp_path):
     # 2 students x (none once + kd at 2 temperatures) x 2 seeds; none ignores T
     assert len(records) == 12
     assert all(r["status"] == "ok" for r in records)
-    assert "12 ok, 0 failed, 4 skipped" in run.stdout
+    # the student alone at T=4 is the cell run at T=2: said once, not printed as skipped
+    assert "12 ok, 0 failed, 0 skipped; 4 grid point(s) repeated a cell" in run.stdout
+    assert "skipped (already recorded)" not in run.stdout
     kd = next(r for r in records if r["config"]["method"] == "kd")
     assert {
         "top1",

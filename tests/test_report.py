@@ -296,7 +296,8 @@ def test_write_report_from_several_folders(tmp_path, capsys):
     paths = write_report([tmp_path / "a", tmp_path / "b"], tmp_path / "out", figures=False)
     for kind in ("csv", "md", "tex", "records"):
         assert paths[kind].stat().st_size > 100
-    assert "93.00 ± 1.00" in capsys.readouterr().out
+    assert "93.00±1.00" in capsys.readouterr().out  # the console table (summary.md: " ± ")
+    assert "93.00 ± 1.00" in paths["md"].read_text()
     import pandas as pd
 
     csv = pd.read_csv(paths["csv"])

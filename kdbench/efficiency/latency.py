@@ -7,6 +7,7 @@ previous one afterwards.
 
 from __future__ import annotations
 
+import os
 import platform
 import statistics
 import time
@@ -75,6 +76,10 @@ def host_info(threads: int) -> dict[str, Any]:
     return {
         "cpu": cpu_model(),
         "threads": threads,
+        "cores": os.cpu_count(),
+        "machine": platform.machine(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
         "torch": torch.__version__,
         "onnxruntime": ort_version,
     }

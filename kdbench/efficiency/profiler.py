@@ -7,7 +7,10 @@ never the teacher, a method's adapters or the training graph.
 from __future__ import annotations
 
 import copy
+import os
 import tempfile
+from dataclasses import asdict
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +21,10 @@ from kdbench.config import EfficiencyConfig
 from kdbench.efficiency.backends import BACKENDS, Artifacts, time_backend
 from kdbench.efficiency.counts import count_flops, count_params, state_dict_bytes
 from kdbench.efficiency.export import export_onnx, max_abs_diff, ort_session
+from kdbench.efficiency.files import ONNX_FILES
 from kdbench.efficiency.int8 import ort_top1, quantize_int8
 from kdbench.efficiency.latency import host_info
+from kdbench.errors import ConfigError
 
 Split = tuple[torch.Tensor, torch.Tensor]
 PARITY_SAMPLES = 8
@@ -37,27 +42,19 @@ def _random_images(n: int, input_shape: tuple[int, ...], seed: int) -> torch.Ten
     return torch.randn((n, *input_shape), generator=torch.Generator().manual_seed(seed))
 
 
-def profile_student(
-    model: nn.Module,
-    input_shape: tuple[int, ...],
-    cfg: EfficiencyConfig | None = None,
-    calibration: torch.Tensor | None = None,
-    test: Split | None = None,
-) -> dict[str, Any]:
-    """Measure `model` for one input of `input_shape` (C, H, W) under `cfg`.
+def measurement_settings(cfg: EfficiencyConfig) -> dict[str, Any]:
+    """The settings a measurement used, stored in the record to tell when to re-measure."""
+    settings = asdict(cfg)
+    settings.pop("keep_models")  # where files go, not how the student is measured
+    return settings
 
-    `calibration` (training images) calibrates the int8 model; without it the
-    int8 model is calibrated on random normal inputs (fine for speed, not for
-    accuracy). `test` (images, labels) gives the int8 and fp32 top-1 on the same
-    split; without it `int8` holds None values.
-    """
-    cfg = cfg or EfficiencyConfig()
-    model = copy.deepcopy(model).cpu().eval()
-    shape = tuple(int(s) for s in input_shape)
+
+def static_costs(model: nn.Module, shape: tuple[int, ...]) -> dict[str, Any]:
+    """Counts that do not depend on the machine: parameters, FLOPs, fp32 size."""
     flops = count_flops(model, (1, *shape))
     params = count_params(model)
     size = state_dict_bytes(model)
-    result: dict[str, Any] = {
+    return {
         "params": params,
         "params_m": params / 1e6,
         "params_trainable": count_params(model, trainable_only=True),
@@ -66,51 +63,119 @@ def profile_student(
         "mflops": flops / 1e6,
         "size_bytes": size,
         "size_kb": size / 1024,
+    }
+
+
+def _export(
+    model: nn.Module,
+    shape: tuple[int, ...],
+    cfg: EfficiencyConfig,
+    folder: Path,
+    calibration: torch.Tensor | None,
+    test: Split | None,
+) -> tuple[dict[str, Path], dict[str, Any]]:
+    """The ONNX files the backends need, with their sizes, parity and int8 accuracy."""
+    result: dict[str, Any] = {
         "onnx_fp32_size_kb": None,
         "onnx_int8_size_kb": None,
         "onnx_max_abs_diff": None,
         "int8": {"top1": None, "top1_delta": None},
     }
     needs = {BACKENDS.get(name).artifact for name in cfg.backends}
-    art = Artifacts(model, cfg.threads)
-    with tempfile.TemporaryDirectory(prefix="kdbench-onnx-") as tmp:
-        if needs & {"onnx_fp32", "onnx_int8"}:
-            fp32 = export_onnx(model, shape, Path(tmp) / "model.onnx", cfg.exporter)
-            art.files["onnx_fp32"] = fp32
-            result["onnx_fp32_size_kb"] = fp32.stat().st_size / 1024
-            session = ort_session(fp32, cfg.threads)
-            sample = test[0][:PARITY_SAMPLES] if test is not None else None
-            if sample is None or len(sample) == 0:
-                sample = _random_images(PARITY_SAMPLES, shape, seed=1)
-            result["onnx_max_abs_diff"] = max_abs_diff(model, session, sample.float())
-        if "onnx_int8" in needs:
-            images = (
-                _subset(calibration, cfg.calibration_size)
-                if calibration is not None and len(calibration)
-                else _random_images(cfg.calibration_size, shape, seed=2)
+    files: dict[str, Path] = {}
+    if not needs & {"onnx_fp32", "onnx_int8"}:
+        return files, result
+    fp32 = export_onnx(model, shape, folder / ONNX_FILES["onnx_fp32"], cfg.exporter)
+    files["onnx_fp32"] = fp32
+    result["onnx_fp32_size_kb"] = fp32.stat().st_size / 1024
+    session = ort_session(fp32, cfg.threads)
+    sample = test[0][:PARITY_SAMPLES] if test is not None else None
+    if sample is None or len(sample) == 0:
+        sample = _random_images(PARITY_SAMPLES, shape, seed=1)
+    result["onnx_max_abs_diff"] = max_abs_diff(model, session, sample.float())
+    if "onnx_int8" in needs:
+        images = (
+            _subset(calibration, cfg.calibration_size)
+            if calibration is not None and len(calibration)
+            else _random_images(cfg.calibration_size, shape, seed=2)
+        )
+        int8 = quantize_int8(
+            fp32, folder / ONNX_FILES["onnx_int8"], images.float().numpy(), cfg.int8_per_channel
+        )
+        files["onnx_int8"] = int8
+        result["onnx_int8_size_kb"] = int8.stat().st_size / 1024
+        if test is not None and len(test[1]):
+            x, y = test[0].float().numpy(), test[1].numpy()
+            top1 = ort_top1(ort_session(int8, cfg.threads), x, y)
+            result["int8"] = {"top1": top1, "top1_delta": top1 - ort_top1(session, x, y)}
+    return files, result
+
+
+def measure_latency_block(
+    model: nn.Module, input_shape: tuple[int, ...], cfg: EfficiencyConfig, files: dict[str, Path]
+) -> dict[str, Any]:
+    """Latency per backend and batch size on this machine, with when, where and how.
+
+    `files` holds the exported models by artifact name (`onnx_fp32`, `onnx_int8`);
+    a backend whose file is missing is a ConfigError. This is all `kdbench-profile
+    DIR` redoes on a device: the int8 model is the one calibrated where it trained.
+    """
+    shape = tuple(int(s) for s in input_shape)
+    for name in cfg.backends:
+        artifact = BACKENDS.get(name).artifact
+        if artifact != "torch" and artifact not in files:
+            raise ConfigError(f"backend {name} needs {ONNX_FILES[artifact]}, which is missing")
+    art = Artifacts(model.cpu().eval(), cfg.threads, dict(files))
+    latency = {
+        name: {
+            f"bs{b}": time_backend(
+                name,
+                art,
+                _random_images(b, shape, seed=b).numpy(),
+                cfg.warmup,
+                cfg.min_time_s,
+                cfg.min_runs,
             )
-            int8 = quantize_int8(
-                fp32, Path(tmp) / "model.int8.onnx", images.float().numpy(), cfg.int8_per_channel
-            )
-            art.files["onnx_int8"] = int8
-            result["onnx_int8_size_kb"] = int8.stat().st_size / 1024
-            if test is not None and len(test[1]):
-                x, y = test[0].float().numpy(), test[1].numpy()
-                top1 = ort_top1(ort_session(int8, cfg.threads), x, y)
-                result["int8"] = {"top1": top1, "top1_delta": top1 - ort_top1(session, x, y)}
-        result["latency"] = {
-            name: {
-                f"bs{b}": time_backend(
-                    name,
-                    art,
-                    _random_images(b, shape, seed=b).numpy(),
-                    cfg.warmup,
-                    cfg.min_time_s,
-                    cfg.min_runs,
-                )
-                for b in cfg.batch_sizes
-            }
-            for name in cfg.backends
+            for b in cfg.batch_sizes
         }
-    result["host"] = host_info(cfg.threads)
+        for name in cfg.backends
+    }
+    return {
+        "latency": latency,
+        "host": host_info(cfg.threads),
+        "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "settings": measurement_settings(cfg),
+    }
+
+
+def profile_student(
+    model: nn.Module,
+    input_shape: tuple[int, ...],
+    cfg: EfficiencyConfig | None = None,
+    calibration: torch.Tensor | None = None,
+    test: Split | None = None,
+    out_dir: Path | None = None,
+) -> dict[str, Any]:
+    """Measure `model` for one input of `input_shape` (C, H, W) under `cfg`.
+
+    `calibration` (training images) calibrates the int8 model; without it the
+    int8 model is calibrated on random normal inputs (fine for speed, not for
+    accuracy). `test` (images, labels) gives the int8 and fp32 top-1 on the same
+    split; without it `int8` holds None values. With `out_dir`, the exported
+    models are kept there (`student.onnx`, `student.int8.onnx`: the very files
+    measured), each renamed into place only once everything succeeded.
+    """
+    cfg = cfg or EfficiencyConfig()
+    model = copy.deepcopy(model).cpu().eval()
+    shape = tuple(int(s) for s in input_shape)
+    result = static_costs(model, shape)
+    if out_dir is not None:
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".kdbench-onnx-", dir=out_dir) as tmp:
+        files, exported = _export(model, shape, cfg, Path(tmp), calibration, test)
+        result.update(exported)
+        result.update(measure_latency_block(model, shape, cfg, files))
+        if out_dir is not None:
+            for path in files.values():
+                os.replace(path, Path(out_dir) / path.name)  # written by open(): umask modes
     return result

@@ -14,6 +14,9 @@ become columns without touching this module:
 * `training`          -> `val_top1` (what chose the checkpoint), `epochs_run`
 * `efficiency.<k>`    -> `params_m`, `mflops`, `size_kb`, `onnx_int8_size_kb`, ...
 * `efficiency.<block>.<k>` -> `int8_top1`, `int8_top1_delta`, ...
+* `efficiency.host`, `efficiency.measured_at` -> `host_cpu`, `host_threads`, `measured_at`
+  (text: where and when the latency was measured)
+* `artifacts` -> `int8_model`, the path of the kept `student.int8.onnx`
 * `efficiency.latency[backend][bsN]` -> `latency_ms_p50_bsN` for torch eager
   (`torch_fp32`, the reference every record has), `latency_ms_p50_bsN_<backend>`
   for the others (`..._ort_fp32`, `..._ort_int8`).
@@ -32,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from kdbench.efficiency.columns import latency_column
+from kdbench.efficiency.files import ONNX_FILES
 from kdbench.errors import KdbenchError
 from kdbench.records import find_records, report_settings, setting_paths
 from kdbench.report.vocab import IDENTITY, NOT_GROUPING, OLD_CONTEXT, is_number
@@ -56,7 +60,14 @@ def _flatten_efficiency(eff: dict[str, Any]) -> dict[str, Any]:
                         if stat.startswith("latency_ms_") and is_number(v):
                             row[latency_column(stat, batch, backend)] = v
         elif key == "host":
-            row["host_cpu"] = (value or {}).get("cpu")
+            host = value or {}
+            row["host_cpu"] = host.get("cpu")
+            # text, not a number: where the latency was measured is not averaged over seeds
+            row["host_threads"] = None if host.get("threads") is None else str(host["threads"])
+        elif key == "measured_at":
+            row["measured_at"] = value
+        elif key == "settings":
+            continue  # how it was measured (kdbench.remeasure compares them), not a result
         elif isinstance(value, dict):
             row.update({f"{key}_{k}": v for k, v in value.items() if is_number(v)})
         elif is_number(value):
@@ -108,6 +119,9 @@ def flatten_record(record: dict[str, Any], path: Path | str | None = None) -> di
     if is_number(training.get("epochs")):
         out["epochs_run"] = training["epochs"]
     out.update(_flatten_efficiency(record.get("efficiency") or {}))
+    kept = (record.get("artifacts") or {}).get("files") or {}
+    if path and ONNX_FILES["onnx_int8"] in kept:
+        out["int8_model"] = str(Path(path).parent / ONNX_FILES["onnx_int8"])
     total = (record.get("timing") or {}).get("total_s")
     if is_number(total):
         out["cell_s"] = total

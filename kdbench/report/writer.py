@@ -1,4 +1,9 @@
-"""`kdbench-report`: load records, summarize, write tables and figures."""
+"""`kdbench-report`: load records, summarize, write tables and figures.
+
+The terminal gets a 100-column table (kdbench.report.console); summary.md
+keeps every column, plus where the latency was measured and which kept int8
+model to deploy per student (kdbench.report.deploy).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,9 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
+from kdbench.report.console import console_table
+from kdbench.report.deploy import deploy_lines, latency_host_lines
+from kdbench.report.epochs import curves_frame
 from kdbench.report.figures import write_figures
 from kdbench.report.frame import RecordWarning, load_records
 from kdbench.report.stats import summarize
@@ -45,13 +53,18 @@ def write_report(
     }
     df.to_csv(paths["records"], index=False)
     summary.to_csv(paths["csv"], index=False)
+    notes = latency_host_lines(df) + deploy_lines(df)
     md = to_markdown(summary, failures)
-    paths["md"].write_text(md)
+    paths["md"].write_text(md + "".join(f"\n{line}\n" for line in notes))
     paths["tex"].write_text(to_latex(summary, failures))
     if figures:
-        paths.update(write_figures(summary, out / "figures"))
+        paths.update(write_figures(summary, out / "figures", curves_frame(df)))
     if not quiet:
-        print(md)
+        print(console_table(summary))
+        for line in notes:
+            print(line)
+        if not failures.empty:
+            print(f"{len(failures)} failed cell(s): see {paths['md']}")
         for kind, path in paths.items():
             print(f"{kind:>8}: {path}")
     return paths

@@ -44,9 +44,14 @@ class Plan:
         Cells go to results/<name>/<folder>/cells/ (folders: trials, tuned, defaults).
         """
         overrides = [f"experiment={self.experiment}", *self.overrides, f"distill={method}"]
-        return compose_cell(
-            overrides, {"name": f"{self.base.name}/{folder}", "seed": seed, **values}
-        )
+        # `name` is one folder (validate refuses paths): the tuning folder becomes the
+        # results_dir, with the teacher store pinned to the experiment's own.
+        where = {
+            "results_dir": str(self.root),
+            "name": folder,
+            "teacher_store": self.base.teacher_store,
+        }
+        return compose_cell(overrides, {**where, "seed": seed, **values})
 
 
 def check_tune(t: TuneConfig) -> None:

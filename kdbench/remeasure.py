@@ -1,0 +1,83 @@
+"""Measurement is not training: re-measure a finished cell from its kept student.
+
+A cell's record stores the efficiency settings it was measured with
+(`efficiency.settings`). When they change, or when the sweep folder is copied
+to the device the student is for (`kdbench-profile DIR`), the kept
+`student.pt` and ONNX files are measured again and the record is updated in
+place: metrics, curves and training time stay as they were. Latency needs no
+data set: the int8 model is the file calibrated where the cell trained, so its
+recorded accuracy stays valid.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from kdbench.config import EfficiencyConfig
+from kdbench.curves import METRICS_CSV
+from kdbench.efficiency import BACKENDS
+from kdbench.efficiency.files import MODEL_FILES, ONNX_FILES, STUDENT_PT
+from kdbench.efficiency.profiler import measure_latency_block, measurement_settings
+from kdbench.errors import KdbenchError
+from kdbench.models import FeatureModel, create_model
+
+# Settings that change the exported files (and need the data set to redo them);
+# the others (threads, batch sizes, warm-up, timed runs) only change the timing.
+EXPORT_SETTINGS = ("exporter", "calibration_size", "int8_per_channel")
+
+
+def artifact_listing(directory: Path) -> dict[str, Any]:
+    """The record's `artifacts`: kept files beside the record and their sizes in bytes."""
+    names = (*MODEL_FILES, METRICS_CSV)
+    files = {n: (directory / n).stat().st_size for n in names if (directory / n).is_file()}
+    return {"files": files, "bytes": sum(files.values())}
+
+
+def recorded_settings(record: dict[str, Any]) -> dict[str, Any] | None:
+    return (record.get("efficiency") or {}).get("settings")
+
+
+def needs_measuring(record: dict[str, Any], cfg: EfficiencyConfig) -> bool:
+    """True when an ok record was measured with other settings than `cfg` (or never)."""
+    return cfg.enabled and recorded_settings(record) != measurement_settings(cfg)
+
+
+def has_student(directory: Path) -> bool:
+    return (directory / STUDENT_PT).is_file()
+
+
+def latency_only(record: dict[str, Any], directory: Path, cfg: EfficiencyConfig) -> bool:
+    """True when the kept files serve `cfg` as they are (no export, no data set needed)."""
+    old = recorded_settings(record) or {}
+    if any(old.get(k) != getattr(cfg, k) for k in EXPORT_SETTINGS):
+        return False
+    needed = {BACKENDS.get(b).artifact for b in cfg.backends} - {"torch"}
+    return all((directory / ONNX_FILES[a]).is_file() for a in needed)
+
+
+def load_student(record: dict[str, Any], directory: Path) -> FeatureModel:
+    """The cell's student, rebuilt from its record and loaded from `student.pt` (weights only)."""
+    s = (record.get("resolved") or {}).get("student")
+    info = record.get("data_info") or {}
+    if not s or not info.get("input_shape"):
+        raise KdbenchError(f"{directory / 'record.json'} lacks the student's config or input shape")
+    model = create_model(
+        s["name"], info["num_classes"], info["input_shape"][0], depth=s["depth"], width=s["width"]
+    )
+    state = torch.load(directory / STUDENT_PT, map_location="cpu", weights_only=True)
+    model.load_state_dict(state)
+    return model.eval()
+
+
+def remeasure_latency(
+    record: dict[str, Any], directory: Path, cfg: EfficiencyConfig
+) -> dict[str, Any]:
+    """The record with latency, host, `measured_at` and settings renewed from the kept files."""
+    model = load_student(record, directory)
+    files = {a: directory / f for a, f in ONNX_FILES.items() if (directory / f).is_file()}
+    shape = tuple(record["data_info"]["input_shape"])
+    block = measure_latency_block(model, shape, cfg, files)
+    return {**record, "efficiency": {**(record.get("efficiency") or {}), **block}}
