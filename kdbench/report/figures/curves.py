@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import pandas as pd
+from matplotlib.ticker import MaxNLocator
 
 from kdbench.report.epochs import setting_key
 from kdbench.report.figures.registry import FIGURES
@@ -65,6 +66,7 @@ def curves_figure(summary: pd.DataFrame) -> plt.Figure | None:
                     )
             ax.set_title(student)
             ax.set_xlabel("epoch")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         axes[0].set_ylabel("validation top-1 (%)")
         order = sorted(set(labels), key=lambda lab: (lab != "student alone", lab))
         legend_below(fig, axes, order=order)
