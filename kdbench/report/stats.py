@@ -202,6 +202,7 @@ def summarize(df: pd.DataFrame, reference: str | None = None) -> pd.DataFrame:
     summary.loc[no_pair, "delta_top1_mean"] = (summary["top1_mean"] - summary["alone_top1_mean"])[
         no_pair
     ]
+    summary = summary.copy()  # one block again after the column-by-column merges above
     summary["delta_top1_p_holm"] = holm(summary["delta_top1_p"])
     if reference is not None:
         summary = _with_reference(summary, ok, df, keys, reference)
