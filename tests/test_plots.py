@@ -256,3 +256,18 @@ def test_capacity_gap_has_one_line_per_student_over_teacher_top1(tmp_path):
     # one teacher per student: no capacity question to draw
     one = [r for r in recs if r["config"]["teacher"] in (None, "resnet8")]
     assert capacity_gap_figure(summarize(frame(one))) is None
+
+
+def test_pareto_adds_the_int8_model_against_its_own_latency(summary):
+    """Where int8 latency and int8 top-1 exist, a third panel plots the deployed int8 model."""
+    if "int8_top1_mean" not in summary:
+        summary = summary.assign(int8_top1_mean=summary["top1_mean"] - 1.0)
+    column = "latency_ms_p50_bs1_ort_int8_mean"
+    if column not in summary:
+        summary = summary.assign(**{column: 0.01})
+    fig = pareto_figure(summary)
+    int8 = fig.axes[2]
+    assert int8.get_xlabel() == "latency, batch 1, ONNX Runtime int8 (ms)"
+    ys = [y for c in errorbar_series(int8) for y in c.lines[0].get_ydata()]
+    assert ys and set(ys) <= set(summary["int8_top1_mean"])  # the int8 model's own top-1
+    plt.close(fig)

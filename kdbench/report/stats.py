@@ -183,8 +183,9 @@ def summarize(df: pd.DataFrame, reference: str | None = None) -> pd.DataFrame:
     grouped = ok.groupby(keys, dropna=False)
     stats = grouped[values].agg(["mean", "std"])
     stats.columns = [f"{col}_{stat}" for col, stat in stats.columns]
-    if "top1" in ok:
-        stats["top1_ci95"] = grouped["top1"].agg(mean_ci95)
+    for metric in ("top1", "int8_top1"):  # the accuracies figures draw with CI bars
+        if metric in ok:
+            stats[f"{metric}_ci95"] = grouped[metric].agg(mean_ci95)
     summary = counts.merge(stats.reset_index(), on=keys, how="left")
     summary = _merge(summary, _paired_columns(ok, keys, "delta_top1", "delta_top1"), keys)
     summary["delta_n"] = summary["delta_top1_n"]  # the name older readers of summary.csv know

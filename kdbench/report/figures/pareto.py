@@ -28,7 +28,8 @@ from kdbench.report.stats import chosen_on_validation
 
 @FIGURES.register("pareto")
 def pareto_figure(summary: pd.DataFrame) -> plt.Figure | None:
-    """Student top-1 against latency (log) and against MFLOPs, with the Pareto front.
+    """Student top-1 against latency (log) and against MFLOPs, with the Pareto front, and
+    the int8 model's top-1 against its own latency (what is deployed).
 
     One point per student and method (setting chosen on validation), mean and
     95 % CI of top-1 over seeds; the students are named beside their best
@@ -39,23 +40,29 @@ def pareto_figure(summary: pd.DataFrame) -> plt.Figure | None:
     backends = ("ort_fp32", TORCH_BACKEND)
     latency = [latency_column("latency_ms_p50", "bs1", b) + "_mean" for b in backends]
     names = {"ort_fp32": "ONNX Runtime fp32", TORCH_BACKEND: "torch fp32"}
+    # (x column, x label, log x, accuracy column, its CI column, title)
     panels = []
     for col, backend in zip(latency, backends):
         if has(sel, col):
-            panels.append((col, f"latency, batch 1, {names[backend]} (ms)", True))
+            label = f"latency, batch 1, {names[backend]} (ms)"
+            panels.append((col, label, True, "top1", ""))
             break
     if has(sel, "mflops_mean"):
         spread = sel["mflops_mean"].max() / max(sel["mflops_mean"].min(), 1e-12)
-        panels.append(("mflops_mean", "forward MFLOPs", spread > 10))
+        panels.append(("mflops_mean", "forward MFLOPs", spread > 10, "top1", ""))
+    int8 = latency_column("latency_ms_p50", "bs1", "ort_int8") + "_mean"
+    if has(sel, int8) and has(sel, "int8_top1_mean"):  # the deployed model: int8 on both axes
+        label = "latency, batch 1, ONNX Runtime int8 (ms)"
+        panels.append((int8, label, True, "int8_top1", "int8 model: its own top-1"))
     if not panels or len(sel) < 2:
         return None
     styles = method_styles(summary)
     teacher_lines = teachers(summary)
     with plt.rc_context(STYLE):
         fig, axes = panel_grid(len(panels), 2.5, sharey=True)
-        for ax, (col, xlabel, log) in zip(axes, panels):
-            data = sel.dropna(subset=[col])
-            x, y = data[col].to_numpy(), data["top1_mean"].to_numpy()
+        for ax, (col, xlabel, log, acc, title) in zip(axes, panels):
+            data = sel.dropna(subset=[col, f"{acc}_mean"])
+            x, y = data[col].to_numpy(), data[f"{acc}_mean"].to_numpy()
             front = pareto_front(x, y)
             ax.step(
                 x[front],
@@ -70,8 +77,8 @@ def pareto_figure(summary: pd.DataFrame) -> plt.Figure | None:
                 st = styles[method]
                 ax.errorbar(
                     rows[col],
-                    rows["top1_mean"],
-                    yerr=std_or_zero(rows, "top1_ci95"),
+                    rows[f"{acc}_mean"],
+                    yerr=std_or_zero(rows, f"{acc}_ci95"),
                     fmt=st["marker"],
                     color=st["color"],
                     markeredgecolor="white",
@@ -86,11 +93,11 @@ def pareto_figure(summary: pd.DataFrame) -> plt.Figure | None:
                 ax.axhline(top1, zorder=0, label=label, **style)
             texts = []
             for student, rows in data.groupby("student"):
-                top = rows.loc[rows["top1_mean"].idxmax()]
+                top = rows.loc[rows[f"{acc}_mean"].idxmax()]
                 texts.append(
                     ax.annotate(
                         student,
-                        (top[col], top["top1_mean"]),
+                        (top[col], top[f"{acc}_mean"]),
                         xytext=(0, 6),
                         textcoords="offset points",
                         ha="center",
@@ -103,6 +110,8 @@ def pareto_figure(summary: pd.DataFrame) -> plt.Figure | None:
                 ax.set_xscale("log")
                 plain_log_ticks(ax.xaxis)
             ax.set_xlabel(xlabel)
+            if title:
+                ax.set_title(title)
             fig.canvas.draw()
             place_labels(ax, texts)
         axes[0].set_ylabel(TOP1_CI_LABEL)
