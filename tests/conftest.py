@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from hydra import compose, initialize_config_dir
@@ -15,6 +17,14 @@ from kdbench.validate import validate
 
 REPO = Path(__file__).resolve().parent.parent
 SMOKE = ["trainer=smoke", "data=synthetic", "efficiency.min_time_s=0.01", "efficiency.warmup=1"]
+
+
+def load_bench(name: str) -> ModuleType:
+    """A benchmark script of bench/ as a module (bench/ is not a package)."""
+    spec = importlib.util.spec_from_file_location(name, REPO / "bench" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def compose_config(overrides: list[str], tmp_path: Path | None = None):

@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
-REPO = Path(__file__).resolve().parent.parent
-
-
-def _bench():
-    spec = importlib.util.spec_from_file_location("grid_stream", REPO / "bench" / "grid_stream.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from .conftest import load_bench
 
 
 def test_grid_stream_times_both_grids_and_finds_the_same_results(tmp_path):
     out = tmp_path / "grid_stream.md"
     args = ["--teacher", "cnn", "--temperatures", "2", "4", "--alphas", "0.9"]
     args += ["--epochs", "1", "--samples", "200", "--out", str(out)]
-    result = _bench().main(args)
+    result = load_bench("grid_stream").main(args)
     assert result["live_s"] > 0 and result["stream_s"] > 0
     assert result["same_top1"] == 1.0  # the stream changes the speed, never the result
     text = out.read_text()

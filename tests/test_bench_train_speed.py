@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
-REPO = Path(__file__).resolve().parent.parent
-
-
-def _bench():
-    spec = importlib.util.spec_from_file_location("train_speed", REPO / "bench" / "train_speed.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from .conftest import load_bench
 
 
 def test_train_speed_writes_both_ratios(tmp_path, capsys):
     out = tmp_path / "train_speed.md"
     args = ["--student", "cnn", "--teacher", "cnn", "--batch-size", "8", "--steps", "2"]
     args += ["--warmup", "1", "--repeats", "1", "--out", str(out)]
-    ratios = _bench().main(args)
+    ratios = load_bench("train_speed").main(args)
     assert set(ratios) == {"overhead_ratio", "kd_ratio", "stream_kd_ratio"}
     assert all(r > 0 for r in ratios.values())
     text = out.read_text()

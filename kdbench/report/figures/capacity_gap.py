@@ -9,12 +9,12 @@ from kdbench.report.figures.registry import FIGURES
 from kdbench.report.figures.style import (
     STYLE,
     TOP1_CI_LABEL,
+    ci_line,
     has,
     legend_below,
     method_label,
     panel_grid,
     series_style,
-    std_or_zero,
 )
 from kdbench.report.stats import chosen_on_validation
 from kdbench.report.vocab import BASELINE
@@ -51,16 +51,7 @@ def capacity_gap_figure(summary: pd.DataFrame) -> plt.Figure | None:
                 if line.empty:
                     continue
                 st = series_style(i)
-                ax.errorbar(
-                    line["teacher_top1_mean"],
-                    line["top1_mean"],
-                    yerr=std_or_zero(line, "top1_ci95"),
-                    marker=st["marker"],
-                    color=st["color"],
-                    linewidth=1,
-                    elinewidth=0.8,
-                    label=student,
-                )
+                ci_line(ax, line["teacher_top1_mean"], line, st, student)
                 for _, r in line.iterrows():
                     ax.annotate(
                         str(r["teacher"]),

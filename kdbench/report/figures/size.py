@@ -11,13 +11,13 @@ from kdbench.report.figures.style import (
     TEACHER_DASHES,
     TEACHER_STYLE,
     TOP1_CI_LABEL,
+    ci_line,
     has,
     legend_below,
     method_label,
     method_styles,
     panel_grid,
     plain_log_ticks,
-    std_or_zero,
     teachers,
 )
 from kdbench.report.stats import chosen_on_validation
@@ -51,16 +51,7 @@ def size_figure(summary: pd.DataFrame) -> plt.Figure | None:
                 if line.empty:
                     continue
                 st = styles[method]
-                ax.errorbar(
-                    line["params_m_mean"],
-                    line["top1_mean"],
-                    yerr=std_or_zero(line, "top1_ci95"),
-                    marker=st["marker"],
-                    color=st["color"],
-                    linewidth=1,
-                    elinewidth=0.8,
-                    label=method_label(method),
-                )
+                ci_line(ax, line["params_m_mean"], line, st, method_label(method))
             for k, (teacher, top1) in enumerate(teachers(rows)):
                 style = {**TEACHER_STYLE, "linestyle": TEACHER_DASHES[k % len(TEACHER_DASHES)]}
                 ax.axhline(top1, label=f"teacher {teacher} ({top1:.2f}%)", **style)

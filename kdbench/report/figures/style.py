@@ -107,6 +107,21 @@ def std_or_zero(df: pd.DataFrame, col: str) -> np.ndarray:
     return std.fillna(0).to_numpy()
 
 
+def ci_line(ax: plt.Axes, x: pd.Series, rows: pd.DataFrame, style: dict, label: str) -> None:
+    """A line of mean top-1 over `x` with 95 % CI error bars over seeds, in `style`'s colour
+    and marker: the series of the size, temperature and capacity-gap figures."""
+    ax.errorbar(
+        x,
+        rows["top1_mean"],
+        yerr=std_or_zero(rows, "top1_ci95"),
+        marker=style["marker"],
+        color=style["color"],
+        linewidth=1,
+        elinewidth=0.8,
+        label=label,
+    )
+
+
 def teachers(summary: pd.DataFrame) -> list[tuple[str, float]]:
     """(teacher, its top-1) for every teacher in the summary."""
     if not has(summary, "teacher_top1_mean"):

@@ -10,12 +10,12 @@ from kdbench.report.figures.style import (
     BASELINE_COLOR,
     STYLE,
     TOP1_CI_LABEL,
+    ci_line,
     has,
     legend_below,
     panel_grid,
     series_style,
     show_value,
-    std_or_zero,
     varying_others,
 )
 from kdbench.report.vocab import BASELINE
@@ -53,16 +53,7 @@ def temperature_figure(summary: pd.DataFrame) -> plt.Figure | None:
                 line = line.sort_values("T")
                 # dodge the lines a little so their error bars do not sit on each other
                 dodge = 2 ** (0.05 * (i - (len(names) - 1) / 2))
-                ax.errorbar(
-                    line["T"] * dodge,
-                    line["top1_mean"],
-                    yerr=std_or_zero(line, "top1_ci95"),
-                    marker=st["marker"],
-                    color=st["color"],
-                    linewidth=1,
-                    elinewidth=0.8,
-                    label=labels[i],
-                )
+                ci_line(ax, line["T"] * dodge, line, st, labels[i])
             alone = summary[(summary["student"] == student) & (summary["method"] == BASELINE)]
             if has(alone, "top1_mean"):
                 ax.axhline(
