@@ -50,7 +50,11 @@ for _name in ("lightning.pytorch", "lightning.fabric", "lightning"):
 
 def base_config(args: argparse.Namespace, root: Path, store: Path) -> KdbenchConfig:
     data = DataConfig(
-        name="synthetic", augment=True, channels=3, image_size=32, num_samples=args.samples
+        name="synthetic",
+        augment=["crop", "flip"],
+        channels=3,
+        image_size=32,
+        num_samples=args.samples,
     )
     return KdbenchConfig(
         name="grid",

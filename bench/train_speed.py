@@ -40,7 +40,13 @@ import torch.nn.functional as F
 
 from kdbench.config import OptimConfig, RecipeConfig
 from kdbench.data import TensorData, TensorDataModule
-from kdbench.data.augment import channel_stats, normalize, standard_augment, to_float
+from kdbench.data.augment import (
+    channel_stats,
+    normalize,
+    standard_augment,
+    to_float,
+    view_keys,
+)
 from kdbench.distill import METHODS, kd_loss
 from kdbench.models import create_model
 from kdbench.module import DistillationModule
@@ -90,7 +96,9 @@ def plain_loop(
     ends = []
     for step in range(total):
         idx = order[(step * batch) % len(order) :][:batch]
-        x = normalize(to_float(standard_augment(x_all[idx])), data.mean, data.std)
+        x = normalize(
+            to_float(standard_augment(x_all[idx], view_keys(0, 0, idx))), data.mean, data.std
+        )
         logits = model(x)
         loss = F.cross_entropy(logits, y_all[idx])
         if frozen is not None:
@@ -135,13 +143,13 @@ def kdbench_run(
     sample = data.example()
     if teacher is None:
         method = METHODS.get("none")(METHODS.get("none").Params(), model, None, sample)
-        module = DistillationModule(model, None, method, 1.0, 0.0, recipe(batch), NUM_CLASSES)
+        module = DistillationModule(model, None, method, recipe(batch), NUM_CLASSES)
     else:
         torch.manual_seed(1)
         t = create_model(teacher, NUM_CLASSES, 3)
         method = METHODS.get("kd")(METHODS.get("kd").Params(T=4.0, alpha=0.9), model, t, sample)
         module = DistillationModule(
-            model, t, method, 0.1, 0.9, recipe(batch), NUM_CLASSES, teacher_stream=stream
+            model, t, method, recipe(batch), NUM_CLASSES, teacher_stream=stream
         )
     window = _Window()
     trainer = L.Trainer(

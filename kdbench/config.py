@@ -10,7 +10,7 @@ need the registries, live one floor up in `kdbench.validate`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,9 @@ class DataConfig:
     val_fraction: float = 0.1  # share of the training set held out for model selection
     test_fraction: float = 0.2  # for data sets without an official test split (digits)
     split_seed: int = 0  # the split is fixed across cells, independent of the run seed
-    augment: bool = False  # random crop (4-pixel padding) + horizontal flip, on the device
+    # Keyed training augmentation, in order: names or {name: ..., <param>: ...}
+    # (kdbench.data.augment: crop, flip, jitter, ...); [] for none
+    augment: list[Any] = field(default_factory=list)
     # A sample's view in an epoch is a function of (aug_seed, epoch, index); null: the cell's seed
     aug_seed: int | None = None
     # synthetic data (tests): samples, classes and image shape
@@ -60,18 +62,47 @@ class RecipeConfig:
 
 @dataclass
 class ModelConfig:
+    """A model: its registered name and its size keys (None keeps the architecture's default).
+
+    Every family accepts a subset of the size keys (`kdbench.models.registry.check_model`
+    names the ones a model takes); the rest stay None.
+    """
+
     name: str = "cnn"
-    depth: int | None = None  # size keys; None keeps the architecture's default
-    width: float | None = None
+    depth: int | None = None  # layers, blocks or stages
+    width: float | None = None  # a width multiplier (CNNs, MLPs) or hidden units / 100 (RNNs)
+    embed_dim: int | None = None  # token / frame embedding size (transformers, text models)
+    heads: int | None = None  # attention heads
+    mlp_ratio: float | None = None  # transformer MLP hidden size / embed_dim
+    patch_size: int | None = None  # vision transformers: patch side
+    kernel_size: int | None = None  # 1-D / tokenizer convolutions
+    bidirectional: bool | None = None  # recurrent models
+    dropout: float | None = None  # on hidden layers
+    input_dropout: float | None = None  # on the inputs (Hinton et al.'s MLPs)
+    max_norm: float | None = None  # max-norm constraint on each unit's incoming weights
+    pooling: str | None = None  # how a sequence becomes one vector: cls | mean | last
+
+
+def model_size(m: ModelConfig) -> dict[str, Any]:
+    """The size keys a model config sets (not None), by name: what `create_model` receives."""
+    return {
+        f.name: getattr(m, f.name)
+        for f in fields(ModelConfig)
+        if f.name != "name" and getattr(m, f.name) is not None
+    }
 
 
 def model_label(m: ModelConfig) -> str:
     """A model's name with its size overrides, e.g. `cnn-w0.25` or `resnet20`."""
     parts = [m.name]
-    if m.depth is not None:
-        parts.append(f"d{m.depth}")
-    if m.width is not None and m.width != 1.0:
-        parts.append(f"w{m.width:g}")
+    for key, value in model_size(m).items():
+        if key == "depth":
+            parts.append(f"d{value}")
+        elif key == "width":
+            if value != 1.0:
+                parts.append(f"w{value:g}")
+        else:
+            parts.append(f"{key}{value:g}" if isinstance(value, float) else f"{key}{value}")
     return "-".join(parts)
 
 
@@ -82,13 +113,6 @@ class TeacherConfig(ModelConfig):
     # Non-empty: an ensemble of these members (each trained with `recipe`, stored like a
     # single teacher); soft targets are the mean of their softened distributions.
     ensemble: list[ModelConfig] = field(default_factory=list)
-
-
-def teacher_label(t: TeacherConfig) -> str:
-    """`cnn-w2`, or for an ensemble its members joined by `+`."""
-    if t.ensemble:
-        return "+".join(model_label(m) for m in t.ensemble)
-    return model_label(t)
 
 
 # The defaults of kdbench.distill.base.MethodParams (a test keeps the two equal).
@@ -185,6 +209,9 @@ class KdbenchConfig:
     efficiency: EfficiencyConfig = field(default_factory=EfficiencyConfig)
     tune: TuneConfig = field(default_factory=TuneConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
+    # Stages after training, in order (kdbench/stages/): [{name: finetune, epochs: 5}, ...];
+    # untyped here, each entry is checked against its stage's own dataclass by `validate`.
+    stages: list[Any] = field(default_factory=list)
     progress: str = "auto"  # auto (a bar on a terminal, else a line per epoch) | bar | lines | off
 
 
@@ -192,10 +219,3 @@ def register_configs() -> None:
     """Make the schema available to the `defaults` lists in conf/."""
     cs = ConfigStore.instance()
     cs.store(name="kdbench_schema", node=KdbenchConfig)
-
-
-def loss_weights(d: Any) -> tuple[float, float]:
-    """(w1, w2) from either form; `validate` has already checked the form is complete."""
-    if d.w1 is not None and d.w2 is not None:
-        return float(d.w1), float(d.w2)
-    return 1.0 - float(d.alpha), float(d.alpha)  # type: ignore[arg-type]

@@ -18,20 +18,21 @@ import pandas as pd
 from kdbench.fileio import write_text_atomic
 
 METRICS_CSV = "metrics.csv"
-# What the module and the callbacks log (kdbench.module, kdbench.progress) -> the file's columns.
-LOGGED = {
-    "lr": "lr",
-    "train/loss": "train_loss",
-    "train/ce": "train_ce",
-    "train/distill": "train_distill",  # the method's own term, before its weight w2
-    "val/top1": "val_top1",
-}
-COLUMNS = ("epoch", *LOGGED.values())
+# What the module and the callbacks log (kdbench.module, kdbench.progress) -> the file's columns:
+# `train/loss` (the weighted sum) and one `train/<term>` per loss term of the method (`ce`,
+# `kd`, ...; unweighted) become `train_loss`, `train_<term>`.
+LOGGED = {"lr": "lr", "train/loss": "train_loss", "val/top1": "val_top1"}
+COLUMNS = ("epoch", *LOGGED.values())  # always present; term columns follow train_loss
 PERCENT = ("val_top1",)
 
 
+def _column(logged: str) -> str:
+    return LOGGED.get(logged) or logged.replace("/", "_")
+
+
 def tidy_metrics(raw_files: Iterable[Path]) -> pd.DataFrame:
-    """One row per epoch (1-based) with the columns of COLUMNS; missing parts stay empty."""
+    """One row per epoch (1-based): COLUMNS and a `train_<term>` column per loss term;
+    missing parts stay empty."""
     frames = []
     for path in raw_files:
         try:
@@ -41,12 +42,14 @@ def tidy_metrics(raw_files: Iterable[Path]) -> pd.DataFrame:
     raw = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     if raw.empty or "epoch" not in raw:
         return pd.DataFrame(columns=list(COLUMNS))
-    raw = raw.rename(columns=LOGGED).dropna(subset=["epoch"])
+    raw = raw.rename(columns=_column).dropna(subset=["epoch"])
     for col in COLUMNS:
         if col not in raw:
             raw[col] = float("nan")
-    per_epoch = raw[list(COLUMNS)].groupby("epoch", sort=True).last().reset_index()
-    per_epoch = per_epoch.dropna(how="all", subset=list(COLUMNS[1:]))
+    terms = sorted(c for c in raw if c.startswith("train_") and c not in COLUMNS)
+    columns = ["epoch", "lr", "train_loss", *terms, "val_top1"]
+    per_epoch = raw[columns].groupby("epoch", sort=True).last().reset_index()
+    per_epoch = per_epoch.dropna(how="all", subset=columns[1:])
     per_epoch["epoch"] = per_epoch["epoch"].astype(int) + 1
     for col in PERCENT:
         per_epoch[col] = 100.0 * per_epoch[col]

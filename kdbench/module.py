@@ -1,14 +1,16 @@
-"""DistillationModule: a student trained on `w1 * CE + w2 * method term`.
+"""DistillationModule: a student trained on its method's weighted sum of named loss terms.
 
-The teacher is frozen and kept out of the module's registered children, so the
-optimizer, the checkpoint and the student's size never include it.
+The method owns the objective (`DistillMethod.loss_terms`, `.weights`; by
+default `w1 * CE + w2 * method term`); the module sums, logs each term as
+`train/<term>` and stops a diverged run. The teacher is frozen and kept out of
+the module's registered children, so the optimizer, the checkpoint and the
+student's size never include it.
 """
 
 from __future__ import annotations
 
 import lightning as L
 import torch
-import torch.nn.functional as F
 from torchmetrics import MetricCollection
 from torchmetrics.classification import (
     MulticlassAccuracy,
@@ -20,7 +22,7 @@ from torchmetrics.classification import (
 
 from kdbench.config import RecipeConfig
 from kdbench.data.base import Batch
-from kdbench.distill import DistillMethod
+from kdbench.distill import DistillMethod, weighted_sum
 from kdbench.errors import Diverged
 from kdbench.models import FeatureModel, ModelOutput
 from kdbench.optim import OPTIMIZERS, SCHEDULES
@@ -47,8 +49,6 @@ class DistillationModule(L.LightningModule):
         student: FeatureModel,
         teacher: FeatureModel | None,
         method: DistillMethod,
-        w1: float,
-        w2: float,
         recipe: RecipeConfig,
         num_classes: int,
         teacher_stream: TeacherStream | None = None,
@@ -61,7 +61,6 @@ class DistillationModule(L.LightningModule):
         object.__setattr__(self, "teacher", teacher)
         if teacher is not None:
             teacher.requires_grad_(False).eval()
-        self.w1, self.w2 = w1, w2
         self.num_classes = num_classes
         self.recipe = recipe
         self.val_top1 = MulticlassAccuracy(num_classes, average="micro")
@@ -104,7 +103,11 @@ class DistillationModule(L.LightningModule):
     def on_train_epoch_start(self) -> None:
         self.method.epoch = self.current_epoch  # for methods with a warm-up (DKD)
         self._stream_logits = None
-        if self.teacher_stream is not None and self.teacher is not None and self.w2 > 0:
+        if (
+            self.teacher_stream is not None
+            and self.teacher is not None
+            and self.method.reads_teacher
+        ):
             epoch = self.current_epoch
             logits = self.teacher_stream.logits(epoch, lambda: self._teacher_pass(epoch))
             self._stream_logits = None if logits is None else logits.to(self.device)
@@ -124,7 +127,7 @@ class DistillationModule(L.LightningModule):
         return out
 
     def _teacher_out(self, x: torch.Tensor, index: torch.Tensor) -> ModelOutput | None:
-        if self.teacher is None or not self.method.uses_teacher:
+        if self.teacher is None or not self.method.reads_teacher:
             return None
         if self._stream_logits is not None:
             logits = self._stream_logits[index]
@@ -161,18 +164,15 @@ class DistillationModule(L.LightningModule):
         x, y, index = batch
         x = self._input(x)
         student_out = self.student.forward_features(x)
-        hard = F.cross_entropy(student_out.logits, y)
-        if self.w2 > 0 and self.method.uses_teacher:
-            soft = self.method(student_out, self._teacher_out(x, index), y, index=index)
-            loss = self.w1 * hard + self.w2 * soft
-            self.log("train/distill", soft.detach(), on_step=False, on_epoch=True)
-        else:
-            loss = self.w1 * hard  # w2 = 0 leaves the hard term at its weight, not at 1
+        terms = self.method.loss_terms(student_out, self._teacher_out(x, index), y, index=index)
+        # w2 = 0 leaves the hard term at its weight w1, not at 1
+        loss = weighted_sum(terms, self.method.weights)
         if not torch.isfinite(loss.detach()):
             # Stop at once: a NaN run would otherwise finish and report a chance-level result.
             raise Diverged(self.current_epoch + 1, batch_idx + 1)
         self.log("train/loss", loss, on_step=False, on_epoch=True, prog_bar=True)
-        self.log("train/ce", hard.detach(), on_step=False, on_epoch=True)
+        for name, value in terms.items():  # unweighted, one metrics.csv column each
+            self.log(f"train/{name}", value.detach(), on_step=False, on_epoch=True)
         return loss
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:

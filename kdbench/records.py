@@ -13,7 +13,7 @@ import functools
 import json
 import os
 import warnings
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,9 @@ def canonical_config(cfg: KdbenchConfig) -> dict[str, Any]:
         d.pop(key)
     for key in _NOT_IDENTITY_TRAINER:
         d["trainer"].pop(key)
+    for role in ("student", "teacher"):
+        d[role] = _set_sizes(d[role])
+    d["teacher"]["ensemble"] = [_set_sizes(m) for m in d["teacher"]["ensemble"]]
     method = METHODS.get(cfg.distill.name)
     d["distill"] = identity(cfg.distill)  # the fields of the method's own dataclass it reads
     if not method.uses_teacher:
@@ -51,10 +54,17 @@ def canonical_config(cfg: KdbenchConfig) -> dict[str, Any]:
     return d
 
 
+def _set_sizes(model: dict[str, Any]) -> dict[str, Any]:
+    """A model's settings without its unset size keys: a model is identified by the keys it
+    sets, so a size key added to the schema later changes no existing cell's identity."""
+    sizes = set(_MODEL_FIELDS) - {"name"}
+    return {k: v for k, v in model.items() if not (k in sizes and v is None)}
+
+
+_MODEL_FIELDS = tuple(f.name for f in fields(ModelConfig))
+
 # Settings that are measured, never computed with: not part of what a report row is.
 _MEASUREMENT_ONLY = ("efficiency",)
-# Settings averaged over rather than grouped by.
-_AVERAGED = ("seed",)
 # Fixed labels: a bare `name` says nothing in a table header.
 _NAME_LABELS = {
     "teacher.ensemble": "teacher_ensemble",
@@ -153,7 +163,7 @@ def _setting_table(canonical: dict[str, Any]) -> list[tuple[str, str, Any]]:
 
 
 def _model_label(m: dict[str, Any]) -> str:
-    return model_label(ModelConfig(m.get("name", "?"), m.get("depth"), m.get("width")))
+    return model_label(ModelConfig(**{k: m[k] for k in _MODEL_FIELDS if k in m}))
 
 
 def _teacher_label(t: dict[str, Any]) -> str:
@@ -180,11 +190,6 @@ def report_settings(source: KdbenchConfig | dict[str, Any]) -> dict[str, Any]:
 def setting_paths(source: KdbenchConfig | dict[str, Any]) -> dict[str, str]:
     """label -> where the setting lives in the config (`epochs` -> `train.epochs`)."""
     return {label: path for label, path, _ in _setting_table(_canonical(source))}
-
-
-def averaged_settings() -> tuple[str, ...]:
-    """Labels a report averages over instead of grouping by (the run seed)."""
-    return _AVERAGED
 
 
 def cell_key(cfg: KdbenchConfig) -> str:

@@ -19,9 +19,10 @@ import torch
 from kdbench.config import EfficiencyConfig
 from kdbench.curves import METRICS_CSV
 from kdbench.efficiency import BACKENDS
-from kdbench.efficiency.files import MODEL_FILES, ONNX_FILES, STUDENT_PT
+from kdbench.efficiency.files import INPUTS_PT, MODEL_FILES, ONNX_FILES, STUDENT_PT
 from kdbench.efficiency.profiler import measure_latency_block, measurement_settings
 from kdbench.errors import KdbenchError
+from kdbench.inputs import InputSpec
 from kdbench.models import FeatureModel, create_model
 
 # Settings that change the exported files (and need the data set to redo them);
@@ -58,15 +59,32 @@ def latency_only(record: dict[str, Any], directory: Path, cfg: EfficiencyConfig)
     return all((directory / ONNX_FILES[a]).is_file() for a in needed)
 
 
+def input_spec(record: dict[str, Any], directory: Path) -> InputSpec:
+    """The input spec a cell's student takes (records before specs: images of `input_shape`)."""
+    info = record.get("data_info") or {}
+    if info.get("input_spec"):
+        return InputSpec.from_dict(info["input_spec"])
+    if not info.get("input_shape"):
+        raise KdbenchError(f"{directory / 'record.json'} lacks the student's input spec")
+    return InputSpec("image", tuple(info["input_shape"]))
+
+
+def kept_inputs(directory: Path) -> torch.Tensor | None:
+    """The real inputs kept beside the student (`inputs.pt`), or None (older cells)."""
+    path = directory / INPUTS_PT
+    if not path.is_file():
+        return None
+    return torch.load(path, map_location="cpu", weights_only=True)["inputs"]
+
+
 def load_student(record: dict[str, Any], directory: Path) -> FeatureModel:
     """The cell's student, rebuilt from its record and loaded from `student.pt` (weights only)."""
     s = (record.get("resolved") or {}).get("student")
     info = record.get("data_info") or {}
-    if not s or not info.get("input_shape"):
-        raise KdbenchError(f"{directory / 'record.json'} lacks the student's config or input shape")
-    model = create_model(
-        s["name"], info["num_classes"], info["input_shape"][0], depth=s["depth"], width=s["width"]
-    )
+    if not s or not info.get("num_classes"):
+        raise KdbenchError(f"{directory / 'record.json'} lacks the student's config")
+    size = {k: v for k, v in s.items() if k != "name" and v is not None}
+    model = create_model(s["name"], info["num_classes"], spec=input_spec(record, directory), **size)
     state = torch.load(directory / STUDENT_PT, map_location="cpu", weights_only=True)
     model.load_state_dict(state)
     return model.eval()
@@ -78,6 +96,6 @@ def remeasure_latency(
     """The record with latency, host, `measured_at` and settings renewed from the kept files."""
     model = load_student(record, directory)
     files = {a: directory / f for a, f in ONNX_FILES.items() if (directory / f).is_file()}
-    shape = tuple(record["data_info"]["input_shape"])
-    block = measure_latency_block(model, shape, cfg, files)
+    spec = input_spec(record, directory)
+    block = measure_latency_block(model, spec, cfg, files, kept_inputs(directory))
     return {**record, "efficiency": {**(record.get("efficiency") or {}), **block}}

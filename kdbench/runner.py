@@ -22,11 +22,11 @@ from filelock import FileLock, Timeout
 
 import kdbench
 from kdbench import interrupts
-from kdbench.config import EfficiencyConfig, KdbenchConfig, loss_weights
+from kdbench.config import EfficiencyConfig, KdbenchConfig, RecipeConfig
 from kdbench.data import TensorData, TensorDataModule, load_data
 from kdbench.distill import METHODS
 from kdbench.efficiency import profile_student
-from kdbench.efficiency.files import STUDENT_PT
+from kdbench.efficiency.files import INPUTS_PT, STUDENT_PT
 from kdbench.errors import Diverged, KdbenchError
 from kdbench.fileio import (
     remove_stale_temp_files,
@@ -34,7 +34,7 @@ from kdbench.fileio import (
     write_json_atomic,
     write_text_atomic,
 )
-from kdbench.models import create_model
+from kdbench.models import FeatureModel, build_model
 from kdbench.module import DistillationModule
 from kdbench.records import canonical_config, cell_dir, cell_key, read_record, report_settings
 from kdbench.remeasure import (
@@ -45,6 +45,8 @@ from kdbench.remeasure import (
     needs_measuring,
     remeasure_latency,
 )
+from kdbench.stage_runner import run_stages
+from kdbench.stages import FitResult, StageContext
 from kdbench.sweep import job_threads
 from kdbench.teacher_stream import TeacherStream
 from kdbench.teachers import TeacherStore
@@ -52,6 +54,8 @@ from kdbench.trackers import tracker_loggers
 from kdbench.training import fit_and_test
 
 BUSY = "busy"  # run_cell's status for a cell another live process is training
+CALIBRATION_SEED = 0  # every cell of a data set calibrates its int8 model on the same inputs
+KEPT_INPUTS = 8  # real inputs kept beside the student (inputs.pt) for re-measuring
 
 
 def versions() -> dict[str, str]:
@@ -80,39 +84,53 @@ def _train_cell(cfg: KdbenchConfig, directory: Path) -> dict[str, Any]:
     method_cls = METHODS.get(cfg.distill.name)
 
     teacher, teacher_meta = None, None
-    if method_cls.uses_teacher:
+    if method_cls.uses_teacher or any(_stage_distills(p) for p in cfg.stages):
         t0 = time.perf_counter()
         teacher, teacher_meta = TeacherStore(cfg.teacher_store).get(cfg, data)
         timing["teacher_s"] = time.perf_counter() - t0
 
     L.seed_everything(cfg.seed, workers=True, verbose=False)
-    s = cfg.student
-    student = create_model(s.name, data.num_classes, data.in_channels, depth=s.depth, width=s.width)
-    method = method_cls(
-        cfg.distill, student, teacher, data.example(), len(data.train[1]), data.train[1]
-    )
-    w1, w2 = loss_weights(cfg.distill) if method_cls.uses_teacher else (1.0, 0.0)
+    student = build_model(cfg.student, data.spec, data.num_classes)
     aug_seed = cfg.seed if cfg.data.aug_seed is None else cfg.data.aug_seed
     stream = None
     if teacher_meta and cfg.trainer.teacher_stream and not method_cls.needs_teacher_features:
         stream = TeacherStream.for_cell(cfg, data, teacher_meta, aug_seed)
-    module = DistillationModule(
-        student, teacher, method, w1, w2, cfg.train, data.num_classes, teacher_stream=stream
-    )
-    dm = TensorDataModule(data, cfg.train.batch_size, seed=cfg.seed, aug_seed=aug_seed)
+    label = progress_label(report_settings(cfg))
+    loggers = tracker_loggers(cfg.logger.name, _sweep_folder(cfg), cfg.name, directory.name)
+
+    def fit(
+        model: FeatureModel, method: str, recipe: RecipeConfig, workdir: Path, stage: str
+    ) -> FitResult:
+        """Train `model` in place with the cell's method ("cell") or on labels ("none")."""
+        params = cfg.distill if method == "cell" else METHODS.get("none").Params()
+        cls = METHODS.get(params.name)
+        built = cls(params, model, teacher, data.example(), len(data.train[1]), data.train[1])
+        module = DistillationModule(
+            model,
+            teacher if cls.uses_teacher else None,
+            built,
+            recipe,
+            data.num_classes,
+            teacher_stream=stream if stage == "train" else None,  # its epochs are training's
+        )
+        dm = TensorDataModule(data, recipe.batch_size, seed=cfg.seed, aug_seed=aug_seed)
+        metrics, training = fit_and_test(
+            module,
+            dm,
+            recipe.epochs,
+            cfg.trainer,
+            workdir,
+            label=label if stage == "train" else f"{label} {stage}",
+            progress=cfg.progress,
+            loggers=loggers if stage == "train" else (),
+        )
+        return FitResult(metrics, training)
 
     t0 = time.perf_counter()
-    loggers = tracker_loggers(cfg.logger.name, _sweep_folder(cfg), cfg.name, directory.name)
-    metrics, training = fit_and_test(
-        module,
-        dm,
-        cfg.train.epochs,
-        cfg.trainer,
-        directory,
-        label=progress_label(report_settings(cfg)),
-        progress=cfg.progress,
-        loggers=loggers,
-    )
+    context = StageContext(cfg, data, teacher, fit)
+    student, stages = run_stages(student, cfg, context, directory)
+    final = stages[-1]
+    metrics, training = final["metrics"], dict(stages[0]["training"])
     training["threads"] = torch.get_num_threads()
     if stream is not None:
         training["teacher_stream"] = {
@@ -124,16 +142,23 @@ def _train_cell(cfg: KdbenchConfig, directory: Path) -> dict[str, Any]:
 
     t0 = time.perf_counter()
     e = cfg.efficiency
-    student = module.student.cpu()  # the selected checkpoint's weights (trainer.test loaded it)
+    student = student.cpu().eval()  # the selected checkpoint's weights of the last stage
+    calibration, histogram = data.calibration(e.calibration_size, seed=CALIBRATION_SEED)
+    examples = calibration[:KEPT_INPUTS].clone()  # its own storage: inputs.pt stays small
     if e.keep_models:
         state = {k: v.detach().contiguous() for k, v in student.state_dict().items()}
         write_atomic(directory / STUDENT_PT, lambda f: torch.save(state, f))
-    efficiency = _measure(student, data, e, directory, tested=cfg.trainer.test) if e.enabled else {}
+        write_atomic(directory / INPUTS_PT, lambda f: torch.save({"inputs": examples}, f))
+    efficiency = {}
+    if e.enabled:
+        efficiency = _measure(student, data, e, directory, cfg.trainer.test, calibration, examples)
+        efficiency["calibration"] = {"size": len(calibration), "class_counts": histogram}
     timing["efficiency_s"] = time.perf_counter() - t0
     return {
         "artifacts": artifact_listing(directory),
         "metrics": metrics,
         "training": training,
+        "stages": stages if cfg.stages else None,
         "teacher_metrics": teacher_meta["metrics"] if teacher_meta else None,
         "teacher": (
             {k: teacher_meta[k] for k in ("key", "sha256", "cached", "train_s")}
@@ -144,11 +169,16 @@ def _train_cell(cfg: KdbenchConfig, directory: Path) -> dict[str, Any]:
             "display_name": data.display_name,
             "num_classes": data.num_classes,
             "input_shape": list(data.input_shape),
+            "input_spec": data.spec.to_dict(),
             "sizes": {k: len(getattr(data, k)[1]) for k in ("train", "val", "test")},
         },
         "efficiency": efficiency,
         "timing": timing,
     }
+
+
+def _stage_distills(params: Any) -> bool:
+    return bool(getattr(params, "distill", False))
 
 
 def _sweep_folder(cfg: KdbenchConfig) -> Path:
@@ -160,7 +190,9 @@ def _measure(
     data: TensorData,
     e: EfficiencyConfig,
     directory: Path,
-    tested: bool = True,
+    tested: bool,
+    calibration: torch.Tensor,
+    examples: torch.Tensor,
 ) -> dict[str, Any]:
     """The efficiency block; the ONNX files measured are kept when `e.keep_models`.
 
@@ -168,11 +200,12 @@ def _measure(
     tuning)."""
     return profile_student(
         student,
-        data.input_shape,
+        data.spec,
         e,
-        calibration=data.example(e.calibration_size),  # model inputs, not stored uint8
+        calibration=calibration,
         test=(data.prepare(data.test[0]), data.test[1]) if tested else None,
         out_dir=directory if e.keep_models else None,
+        examples=examples,
     )
 
 
@@ -188,7 +221,13 @@ def remeasure_cell(cfg: KdbenchConfig, record: dict[str, Any], directory: Path) 
     if latency_only(record, directory, e):
         record = remeasure_latency(record, directory, e)
     else:
-        efficiency = _measure(load_student(record, directory), load_data(cfg.data), e, directory)
+        data = load_data(cfg.data)
+        calibration, histogram = data.calibration(e.calibration_size, seed=CALIBRATION_SEED)
+        student = load_student(record, directory)
+        efficiency = _measure(
+            student, data, e, directory, True, calibration, calibration[:KEPT_INPUTS].clone()
+        )
+        efficiency["calibration"] = {"size": len(calibration), "class_counts": histogram}
         record = {**record, "efficiency": efficiency}
     record["efficiency"]["measure_s"] = time.perf_counter() - start
     record["artifacts"] = artifact_listing(directory)

@@ -24,12 +24,12 @@ import lightning as L
 import torch
 from filelock import FileLock
 
-from kdbench.config import KdbenchConfig, model_label
+from kdbench.config import KdbenchConfig, model_label, model_size
 from kdbench.data import TensorData, TensorDataModule
 from kdbench.distill import METHODS
 from kdbench.errors import Diverged
 from kdbench.fileio import config_hash, sha256_file, write_atomic, write_json_atomic
-from kdbench.models import FeatureModel, create_model
+from kdbench.models import FeatureModel, build_model
 from kdbench.models.ensemble import EnsembleTeacher
 from kdbench.module import DistillationModule, test_metrics
 from kdbench.trackers import tracker_loggers
@@ -43,7 +43,7 @@ def teacher_identity(cfg: KdbenchConfig) -> dict[str, Any]:
     t = cfg.teacher
     tr = cfg.trainer
     return {
-        "arch": {"name": t.name, "depth": t.depth, "width": t.width},
+        "arch": {"name": t.name, **model_size(t)},
         # The teacher's views are fixed by its own seed, never by the students' data.aug_seed.
         "data": {k: v for k, v in asdict(cfg.data).items() if k != "aug_seed"},
         "recipe": asdict(t.recipe),
@@ -114,10 +114,7 @@ class TeacherStore:
 
     @staticmethod
     def _build(cfg: KdbenchConfig, data: TensorData) -> FeatureModel:
-        t = cfg.teacher
-        return create_model(
-            t.name, data.num_classes, data.in_channels, depth=t.depth, width=t.width
-        )
+        return build_model(cfg.teacher, data.spec, data.num_classes)
 
     @staticmethod
     def _load(folder: Path, model: FeatureModel) -> dict[str, Any] | None:
@@ -156,7 +153,7 @@ class TeacherStore:
     ) -> dict[str, Any]:
         t = cfg.teacher
         alone = METHODS.get("none")(METHODS.get("none").Params(), model, None, data.example())
-        module = DistillationModule(model, None, alone, 1.0, 0.0, t.recipe, data.num_classes)
+        module = DistillationModule(model, None, alone, t.recipe, data.num_classes)
         dm = TensorDataModule(data, t.recipe.batch_size, seed=t.seed)
         start = time.perf_counter()
         # Always tested: the stored teacher's metrics serve every later cell, tuning ones too.

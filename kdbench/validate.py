@@ -15,7 +15,7 @@ from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from kdbench.config import EfficiencyConfig, KdbenchConfig, RecipeConfig
+from kdbench.config import EfficiencyConfig, KdbenchConfig, RecipeConfig, model_size
 from kdbench.data import DATASETS
 from kdbench.distill import parse_params
 from kdbench.efficiency import BACKENDS, EXPORTERS
@@ -23,11 +23,14 @@ from kdbench.errors import ConfigError
 from kdbench.models import MODELS
 from kdbench.optim import OPTIMIZERS, SCHEDULES
 from kdbench.progress import PROGRESS_MODES
+from kdbench.stages import parse_stage
 from kdbench.trackers import INSTALL_HINT, TRACKERS
 
 SELECTIONS = ("best_val", "last")
 SEED_MAX = 2**32 - 1  # numpy's range; Lightning silently replaces seeds outside it with 0
-UNTYPED = ("distill",)  # checked by the method's own schema (kdbench.distill.parse_params)
+# Checked by their own schemas: the method's (kdbench.distill.parse_params) and each stage's
+# (kdbench.stages.parse_stage).
+UNTYPED = ("distill", "stages")
 
 
 def check_name(name: Any) -> None:
@@ -160,6 +163,15 @@ def validate(cfg: DictConfig | KdbenchConfig) -> KdbenchConfig:
         )
         if model.width is not None:
             _check(model.width > 0, f"{key}.width", model.width, "must be > 0")
+        build = MODELS.get(model.name)
+        for size_key in model_size(model):
+            _check(
+                size_key in build.size_keys,  # type: ignore[attr-defined]
+                f"{key}.{size_key}",
+                getattr(model, size_key),
+                f"model {model.name!r} has no size key {size_key}; its size keys: "
+                f"{', '.join(build.size_keys) or 'none'}",  # type: ignore[attr-defined]
+            )
     _check(
         c.data.name in DATASETS, "data.name", c.data.name, f"known data sets: {', '.join(DATASETS)}"
     )
@@ -167,6 +179,7 @@ def validate(cfg: DictConfig | KdbenchConfig) -> KdbenchConfig:
         0 < c.data.val_fraction < 1, "data.val_fraction", c.data.val_fraction, "must be in (0, 1)"
     )
     c.distill = d = parse_params(c.distill)  # the method's own dataclass, or ConfigError
+    c.stages = [parse_stage(node, i) for i, node in enumerate(c.stages)]
     _check(d.T > 0, "distill.T", d.T, "the temperature must be > 0")
     if d.w1 is not None or d.w2 is not None:
         _check(

@@ -7,6 +7,10 @@ not in the design); imports under `if TYPE_CHECKING:` do not (they never run).
 from __future__ import annotations
 
 import ast
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "kdbench"
@@ -111,3 +115,46 @@ def test_config_is_the_schema_only():
     """config.py sits low: it may import nothing of kdbench but the errors."""
     graph = import_graph()
     assert graph["kdbench.config"] <= {"kdbench.errors"}
+    assert graph["kdbench.inputs"] <= {"kdbench.errors"}
+
+
+# ---------------------------------------------------- the layers, checked by import-linter
+
+PYPROJECT = PACKAGE.parent / "pyproject.toml"
+
+
+def _layers() -> list[list[str]]:
+    import tomllib
+
+    contract = tomllib.loads(PYPROJECT.read_text())["tool"]["importlinter"]["contracts"][0]
+    return [[m.strip() for m in line.split("|")] for line in contract["layers"]]
+
+
+def _lint(root: Path) -> subprocess.CompletedProcess:
+    """`lint-imports` of the venv, run in `root` (a folder holding pyproject.toml + kdbench/)."""
+    exe = Path(sys.executable).with_name("lint-imports")
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    return subprocess.run([str(exe)], cwd=root, capture_output=True, text=True, env=env)
+
+
+def test_import_linter_keeps_the_layers_contract():
+    result = _lint(PACKAGE.parent)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "1 kept, 0 broken" in result.stdout
+
+
+def test_every_kdbench_module_sits_in_a_layer():
+    tops = {p.stem for p in PACKAGE.glob("*.py") if p.stem != "__init__"}
+    tops |= {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file()}
+    named = {m.removeprefix("kdbench.") for line in _layers() for m in line}
+    assert tops == named, f"not in a layer: {sorted(tops - named)}; gone: {sorted(named - tops)}"
+
+
+def test_the_layers_contract_fails_on_an_upward_import(tmp_path):
+    """A copy of the package where a low module imports the runner: the contract breaks."""
+    shutil.copytree(PACKAGE, tmp_path / "kdbench", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(PYPROJECT, tmp_path / "pyproject.toml")
+    low = tmp_path / "kdbench" / "inputs.py"
+    low.write_text(low.read_text() + "\nimport kdbench.runner  # noqa\n")
+    result = _lint(tmp_path)
+    assert result.returncode != 0 and "kdbench.inputs -> kdbench.runner" in result.stdout

@@ -4,7 +4,6 @@ import pytest
 from hydra.errors import ConfigCompositionException
 from omegaconf.errors import ValidationError
 
-from kdbench.config import loss_weights
 from kdbench.errors import ConfigError
 from kdbench.validate import validate
 
@@ -61,11 +60,11 @@ def test_unknown_config_group_option_fails_at_compose_time():
 
 def test_both_weight_forms():
     alpha = validate(compose_config(["distill.alpha=0.25"]))
-    assert loss_weights(alpha.distill) == (0.75, 0.25)
+    assert alpha.distill.loss_weights() == (0.75, 0.25)
     explicit = validate(
         compose_config(["distill.alpha=null", "+distill.w1=0.6", "+distill.w2=0.4"])
     )
-    assert loss_weights(explicit.distill) == (0.6, 0.4)
+    assert explicit.distill.loss_weights() == (0.6, 0.4)
 
 
 def test_half_of_the_explicit_form_is_rejected():

@@ -17,7 +17,7 @@ def _module(channels_last: bool = False):
     method = METHODS.get("kd")(
         METHODS.get("kd").Params(), student, teacher, torch.zeros(2, 3, 8, 8)
     )
-    module = DistillationModule(student, teacher, method, 0.1, 0.9, RecipeConfig(), 4)
+    module = DistillationModule(student, teacher, method, RecipeConfig(), 4)
     module.apply_speed_options(channels_last=channels_last)
     return module, teacher
 

@@ -21,7 +21,7 @@ from kdbench.models import create_model
 from kdbench.records import cell_dir, cell_key, read_record
 from kdbench.runner import run_cell
 
-FILES = ("student.pt", "student.onnx", "student.int8.onnx", "metrics.csv")
+FILES = ("student.pt", "inputs.pt", "student.onnx", "student.int8.onnx", "metrics.csv")
 
 
 @pytest.fixture
@@ -72,12 +72,14 @@ def test_metrics_csv_has_one_row_per_epoch_with_the_loss_parts(smoke_config):
     cfg = smoke_config("name=curve", "distill=kd", "trainer.max_epochs_cap=3")
     run_cell(cfg)
     curves = pd.read_csv(_folder(cfg) / "metrics.csv")
-    assert list(curves.columns) == list(COLUMNS)
+    # one column per loss term (unweighted), between the total and val top-1
+    assert list(curves.columns) == ["epoch", "lr", "train_loss", "train_ce", "train_kd", "val_top1"]
+    assert set(COLUMNS) <= set(curves.columns)
     assert curves["epoch"].tolist() == [1, 2, 3]
-    assert curves[["lr", "train_loss", "train_ce", "train_distill", "val_top1"]].notna().all().all()
+    assert curves[["lr", "train_loss", "train_ce", "train_kd", "val_top1"]].notna().all().all()
     # loss = w1 * CE + w2 * method term, epoch means of the per-batch values
     w1, w2 = 1 - cfg.distill.alpha, cfg.distill.alpha
-    expected = w1 * curves["train_ce"] + w2 * curves["train_distill"]
+    expected = w1 * curves["train_ce"] + w2 * curves["train_kd"]
     assert np.allclose(curves["train_loss"], expected, rtol=1e-4)
     assert curves["lr"].iloc[0] == pytest.approx(cfg.train.optim.lr)  # cosine starts at lr
     assert curves["val_top1"].between(0, 100).all()

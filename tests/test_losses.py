@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from kdbench.distill import kd_loss, soft_cross_entropy, soft_kl, weighted_total
+from kdbench.distill import kd_loss, soft_cross_entropy, soft_kl, weighted_sum
 
 
 def direct_kd(s: torch.Tensor, t: torch.Tensor, T: float) -> torch.Tensor:
@@ -53,7 +53,10 @@ def test_source_worked_example_corrected():
     assert round(hard.item(), 4) == 0.2877
     assert round(soft_ce.item(), 4) == 0.5074
     assert round(kl.item(), 4) == 0.0070
-    assert round(weighted_total(hard, soft_ce, 0.6, 0.4).item(), 4) == 0.3756
+    assert (
+        round(weighted_sum({"ce": hard, "kd": soft_ce}, {"ce": 0.6, "kd": 0.4}).item(), 4) == 0.3756
+    )
+    assert pytest.approx(0.3756, abs=1e-4) == 0.6 * 0.2877 + 0.4 * 0.5074  # by hand
     # the cross-entropy and KL forms differ by the teacher's entropy only
     entropy = -(0.8 * math.log(0.8) + 0.2 * math.log(0.2))
     assert soft_ce.item() - kl.item() == pytest.approx(entropy, abs=1e-6)

@@ -14,7 +14,7 @@ def make_module():
     method = METHODS.get("kd")(
         METHODS.get("kd").Params(), student, teacher, torch.zeros(2, 1, 8, 8)
     )
-    return DistillationModule(student, teacher, method, 0.1, 0.9, RecipeConfig(), 10), teacher
+    return DistillationModule(student, teacher, method, RecipeConfig(), 10), teacher
 
 
 def test_teacher_is_frozen_in_eval_mode_and_not_a_child():

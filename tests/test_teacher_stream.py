@@ -20,7 +20,7 @@ from kdbench.teacher_stream import STREAMS_DIR, TeacherStream
 from kdbench.validate import validate
 from tests.conftest import SMOKE, compose_config
 
-STREAM = ["data.augment=true", "data.image_size=12", "teacher=cnn_x2", "student=cnn_tiny"]
+STREAM = ["data.augment=[crop,flip]", "data.image_size=12", "teacher=cnn_x2", "student=cnn_tiny"]
 
 
 def _images(n: int = 40) -> torch.Tensor:
@@ -61,7 +61,9 @@ def test_keyed_views_are_crops_and_flips_spread_over_all_offsets():
     assert 0.45 < flips.float().mean() < 0.55
 
 
-DATA = DataConfig(name="synthetic", augment=True, channels=3, image_size=12, num_samples=300)
+DATA = DataConfig(
+    name="synthetic", augment=["crop", "flip"], channels=3, image_size=12, num_samples=300
+)
 
 
 def _train_one_epoch(stream: TeacherStream | None, seed: int = 0) -> dict[str, torch.Tensor]:
@@ -73,7 +75,7 @@ def _train_one_epoch(stream: TeacherStream | None, seed: int = 0) -> dict[str, t
     student = create_model("cnn", data.num_classes, 3, width=0.25)
     method = METHODS.get("kd")(METHODS.get("kd").Params(T=4.0), student, teacher, data.example())
     module = DistillationModule(
-        student, teacher, method, 0.1, 0.9, RecipeConfig(epochs=1), data.num_classes, stream
+        student, teacher, method, RecipeConfig(epochs=1), data.num_classes, stream
     )
     trainer = L.Trainer(
         max_epochs=1,

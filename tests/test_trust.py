@@ -306,8 +306,8 @@ def test_loss_with_w2_zero_is_w1_times_ce():
     teacher = create_model("mlp", 10, 1, width=0.25)
     x, y = torch.randn(8, 1, 8, 8), torch.randint(0, 10, (8,))
     kd = METHODS.get("kd")
-    method = kd(kd.Params(), student, teacher, x)
-    module = DistillationModule(student, teacher, method, 0.3, 0.0, RecipeConfig(), 10)
+    method = kd(kd.Params(alpha=None, w1=0.3, w2=0.0), student, teacher, x)
+    module = DistillationModule(student, teacher, method, RecipeConfig(), 10)
     module.log = lambda *a, **k: None
     loss = module.training_step((x, y, torch.arange(8)), 0)
     expected = 0.3 * F.cross_entropy(student(x), y)

@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from dataclasses import replace
 
 import pytest
 import torch
@@ -28,9 +29,10 @@ def test_only_student_and_adapter_parameters_get_gradients(name):
     teacher = create_model("cnn", 10, 1, width=0.5)
     x, y = torch.randn(8, 1, 8, 8), torch.randint(0, 10, (8,))
     labels = torch.arange(32) % 10
-    method = METHODS.get(name)(METHODS.get(name).Params(), student, teacher, x[:2], 32, labels)
     # w1 = 0: the soft term alone must reach the student
-    module = DistillationModule(student, teacher, method, 0.0, 1.0, RecipeConfig(), 10)
+    params = replace(METHODS.get(name).Params(), alpha=None, w1=0.0, w2=1.0)
+    method = METHODS.get(name)(params, student, teacher, x[:2], 32, labels)
+    module = DistillationModule(student, teacher, method, RecipeConfig(), 10)
     module.training_step((x, y, torch.arange(8)), 0).backward()
     assert all(p.grad is None for p in teacher.parameters())
     student_grads = [p.grad for p in student.parameters() if p.grad is not None]

@@ -6,13 +6,14 @@ batch is one index into a tensor: the sampler yields index lists and the
 dataset returns `x[idx], y[idx]`.
 
 Image data sets stay uint8 (on the GPU too: moved there once in `setup`);
-`TensorData.prepare` turns a batch into what models take (augmented when
-training, float, normalized with the data set's own statistics) on the device.
+`TensorData.prepare` turns a batch into what models take (float, normalized
+with the data set's own statistics) on the device; training batches are
+augmented first, by keyed transforms (kdbench.data.augment).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import lightning as L
@@ -21,13 +22,11 @@ import torch
 from sklearn.model_selection import train_test_split
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler
 
-from kdbench.data.augment import normalize, to_float, view_keys
+from kdbench.data.augment import Transform, channel_axis, normalize, to_float, view_keys
+from kdbench.inputs import InputSpec
 
-Split = tuple[torch.Tensor, torch.Tensor]  # images (N, C, H, W), labels (N,)
-Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # images, labels, sample indices
-# (images) -> images, drawing from torch's generator; or (images, per-sample keys) -> images,
-# fixed by the keys (`kdbench.data.augment.view_keys`). Training always passes keys.
-BatchTransform = Callable[..., torch.Tensor]
+Split = tuple[torch.Tensor, torch.Tensor]  # stored inputs (N, ...), labels (N,)
+Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # inputs, labels, sample indices
 
 
 def epoch_view(
@@ -35,9 +34,9 @@ def epoch_view(
     index: torch.Tensor,
     epoch: int,
     aug_seed: int,
-    augment: BatchTransform | None,
+    augment: Transform | None,
 ) -> torch.Tensor:
-    """Stored training images `x` (samples `index`) as augmented in `epoch`, still uint8.
+    """Stored training inputs `x` (samples `index`) as augmented in `epoch`, still stored dtype.
 
     A function of (aug_seed, epoch, index) only, so the teacher stream
     (kdbench/teacher_stream.py) and a training batch see the same views.
@@ -49,37 +48,73 @@ def epoch_view(
 
 @dataclass
 class TensorData:
-    """A data set split into train / val / test, with what models need to know of it."""
+    """A data set split into train / val / test, with what models need to know of it.
+
+    `spec` describes one model input (kind, shape, vocabulary); loaders of image
+    data may leave it out, it is then read off the stored images.
+    """
 
     train: Split
     val: Split
     test: Split
     num_classes: int
     display_name: str  # how reports name it, e.g. "CIFAR-10 (JPEG)"
-    mean: tuple[float, ...] | None = None  # per-channel statistics of the training split,
-    std: tuple[float, ...] | None = None  # on the [0, 1] scale; None: no normalization
-    augment: BatchTransform | None = None  # applied to training batches only
+    mean: tuple[float, ...] | None = None  # per-channel statistics of the training split
+    std: tuple[float, ...] | None = None  # (images: on the [0, 1] scale); None: not normalized
+    augment: Transform | None = None  # keyed, applied to training batches only (build_augment)
+    spec: InputSpec | None = None
+    classes: list[str] | None = None  # class names by label, where the data set has them
 
-    def prepare(self, x: torch.Tensor, training: bool = False) -> torch.Tensor:
-        """A stored batch -> model input: augment (training), uint8 -> float, normalize."""
-        if training and self.augment is not None:
-            x = self.augment(x)
+    def __post_init__(self) -> None:
+        if self.spec is None:
+            self.spec = InputSpec("image", tuple(self.train[0].shape[1:]))
+
+    def prepare(self, x: torch.Tensor) -> torch.Tensor:
+        """A stored batch -> model input: uint8 -> float, per-channel normalization.
+
+        Token ids pass unchanged.
+        """
         x = to_float(x)
-        if self.mean is not None and self.std is not None:
-            x = normalize(x, self.mean, self.std)
+        if self.mean is not None and self.std is not None and self.spec.kind != "tokens":
+            x = normalize(x, self.mean, self.std, channel_axis(self.spec.kind))
         return x
 
     def example(self, n: int = 2) -> torch.Tensor:
-        """The first `n` training images as model input (methods size their adapters on it)."""
+        """The first `n` training inputs as model input (methods size their adapters on it)."""
         return self.prepare(self.train[0][:n])
 
+    def calibration_index(self, n: int, seed: int = 0) -> torch.Tensor:
+        """Indices of `n` training samples, class-balanced and seeded.
+
+        Each class's samples are shuffled (fixed by `seed`) and the classes are
+        taken in turn, so any prefix holds every class as evenly as the counts
+        allow. Never the first n: folder data sets store their training split
+        sorted by class, and the first n would be one class.
+        """
+        y = self.train[1].cpu()
+        g = torch.Generator().manual_seed(seed)
+        per_class = [
+            idx[torch.randperm(len(idx), generator=g)]
+            for idx in (torch.nonzero(y == c).flatten() for c in torch.unique(y))
+        ]
+        rounds = max((len(p) for p in per_class), default=0)
+        order = [p[r] for r in range(rounds) for p in per_class if r < len(p)]
+        return torch.stack(order[:n]) if order and n > 0 else torch.zeros(0, dtype=torch.long)
+
+    def calibration(self, n: int, seed: int = 0) -> tuple[torch.Tensor, dict[str, int]]:
+        """`n` class-balanced training inputs (model input) and their class histogram."""
+        index = self.calibration_index(n, seed)
+        labels = self.train[1].cpu()[index]
+        counts = torch.bincount(labels, minlength=self.num_classes).tolist()
+        return self.prepare(self.train[0][index]), {str(c): int(k) for c, k in enumerate(counts)}
+
     @property
-    def input_shape(self) -> tuple[int, int, int]:
-        return tuple(self.train[0].shape[1:])  # type: ignore[return-value]
+    def input_shape(self) -> tuple[int, ...]:
+        return self.spec.shape
 
     @property
     def in_channels(self) -> int:
-        return self.input_shape[0]
+        return self.spec.channels
 
 
 def stratified_splits(
@@ -120,7 +155,7 @@ class TensorDataModule(L.LightningDataModule):
         data: TensorData,
         batch_size: int,
         seed: int,
-        augment: BatchTransform | None = None,
+        augment: Transform | None = None,
         aug_seed: int | None = None,
     ) -> None:
         """`seed` fixes the batch order; `aug_seed` (default: `seed`) the augmented views."""
@@ -166,7 +201,7 @@ class TensorDataModule(L.LightningDataModule):
         for start in range(0, len(x_all), chunk):
             index = torch.arange(start, min(start + chunk, len(x_all)), device=x_all.device)
             x = epoch_view(x_all[index], index, epoch, self.aug_seed, self.augment)
-            yield index, self.data.prepare(x, training=False)
+            yield index, self.data.prepare(x)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", shuffle=True)
@@ -182,5 +217,5 @@ class TensorDataModule(L.LightningDataModule):
         training = self.trainer is not None and self.trainer.training
         if training:
             x = epoch_view(x, index, self.trainer.current_epoch, self.aug_seed, self.augment)
-        x = self.data.prepare(x, training=False)  # float + normalization; augmented above
+        x = self.data.prepare(x)  # float + normalization; augmented above
         return x, y, index

@@ -11,7 +11,7 @@ import torch
 from sklearn.model_selection import train_test_split
 
 from kdbench.config import DataConfig
-from kdbench.data.augment import channel_stats, standard_augment
+from kdbench.data.augment import channel_stats
 from kdbench.data.base import TensorData
 from kdbench.errors import ConfigError
 
@@ -83,5 +83,4 @@ def image_data(
         display_name,
         mean=mean,
         std=std,
-        augment=standard_augment if cfg.augment else None,
     )

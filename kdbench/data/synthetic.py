@@ -8,7 +8,6 @@ from __future__ import annotations
 import torch
 
 from kdbench.config import DataConfig
-from kdbench.data.augment import standard_augment
 from kdbench.data.base import TensorData
 from kdbench.data.registry import DATASETS
 
@@ -32,5 +31,4 @@ def synthetic(cfg: DataConfig) -> TensorData:
         sample(n_test),
         cfg.num_classes,
         f"synthetic ({cfg.num_classes} classes)",
-        augment=standard_augment if cfg.augment else None,
     )

@@ -22,7 +22,7 @@ from kdbench.distill.functional import (
     soft_kl,
     sp_loss,
     standardize,
-    weighted_total,
+    weighted_sum,
 )
 from kdbench.distill.params import parse_params
 
@@ -54,5 +54,5 @@ __all__ = [
     "soft_kl",
     "sp_loss",
     "standardize",
-    "weighted_total",
+    "weighted_sum",
 ]

@@ -1,9 +1,14 @@
-"""What a distillation method is: a module that returns the soft (method) term, and its parameters.
+"""What a distillation method is: the named terms of its loss, their weights, and its parameters.
 
-The total loss is always `w1 * CE(student, labels) + w2 * term`, so switching
-method is a config change and the hard/soft weighting means the same thing for
-every method. A method may own parameters (regressors, embeddings); they are
-trained with the student and are never part of the student's reported size.
+A method owns its objective: `loss_terms` returns named, unweighted terms and
+`weights` their weights; the training module minimises `sum_k w_k * term_k`
+(`functional.weighted_sum`) and logs every term (`train/<term>`, a column of
+`metrics.csv`). The default shape is the source documents' `w1 * CE(student,
+labels) + w2 * term`, with the term named after the method (`ce` + `kd`), so
+the hard/soft weighting means the same thing for every method that keeps it.
+A method with two heads (DeiT) or several terms overrides `loss_terms` and
+`weights`. A method may own parameters (regressors, embeddings, a head); they
+are trained with the student and are never part of the student's reported size.
 
 Each method declares its settings as a dataclass next to its loss, subclassing
 `MethodParams` (the fields every method shares). The yaml in `conf/distill/` is
@@ -18,6 +23,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from kdbench.models import FeatureModel, ModelOutput
@@ -48,6 +54,12 @@ class MethodParams:
     def check(self) -> None:
         """Raise ConfigError for values the field types cannot rule out (choices, ranges)."""
 
+    def loss_weights(self) -> tuple[float, float]:
+        """(w1, w2) from either form; `validate` has already checked the form is complete."""
+        if self.w1 is not None and self.w2 is not None:
+            return float(self.w1), float(self.w2)
+        return 1.0 - float(self.alpha), float(self.alpha)  # type: ignore[arg-type]
+
 
 #: What feature methods ignore: the temperature only softens logits.
 NO_TEMPERATURE = ("T", "t2_scaling")
@@ -59,7 +71,8 @@ def identity(params: MethodParams) -> dict[str, Any]:
 
 
 class DistillMethod(nn.Module):
-    """Base class. Subclasses implement `forward(student_out, teacher_out, labels, index=None)`.
+    """Base class. Subclasses implement `forward(student_out, teacher_out, labels, index=None)`,
+    the method's term; or override `loss_terms` and `weights` for another objective.
 
     `index` holds the training samples' positions in the training split, for
     methods that keep per-sample state (CRD's memory bank); it is None elsewhere.
@@ -88,6 +101,37 @@ class DistillMethod(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.epoch = 0  # set by the training module each epoch (warm-ups)
+
+    @property
+    def term(self) -> str:
+        """The name of the method's own term in logs and `metrics.csv` (`kd`, `dkd`, ...)."""
+        return self.cfg.name
+
+    @property
+    def weights(self) -> dict[str, float]:
+        """Each term's weight: `ce` at w1 and the method's term at w2 (the student alone: CE)."""
+        if not self.uses_teacher:
+            return {"ce": 1.0}
+        w1, w2 = self.cfg.loss_weights()
+        return {"ce": w1, self.term: w2}
+
+    @property
+    def reads_teacher(self) -> bool:
+        """True when a term that reads the teacher has a weight: else the teacher never runs."""
+        return self.uses_teacher and any(w > 0 for k, w in self.weights.items() if k != "ce")
+
+    def loss_terms(
+        self,
+        student: ModelOutput,
+        teacher: ModelOutput | None,
+        labels: torch.Tensor,
+        index: torch.Tensor | None = None,
+    ) -> dict[str, torch.Tensor]:
+        """Named, unweighted terms: CE on the labels, and the method's term when it counts."""
+        terms = {"ce": F.cross_entropy(student.logits, labels)}
+        if self.reads_teacher:
+            terms[self.term] = self(student, teacher, labels, index=index)
+        return terms
 
     def forward(
         self,

@@ -51,9 +51,16 @@ def soft_cross_entropy(
     return -(p_teacher * log_p_student).sum(dim=1).mean()
 
 
-def weighted_total(hard: torch.Tensor, soft: torch.Tensor, w1: float, w2: float) -> torch.Tensor:
-    """L = w1 * L_LL + w2 * L_KD, as the source documents write it."""
-    return w1 * hard + w2 * soft
+def weighted_sum(terms: dict[str, torch.Tensor], weights: dict[str, float]) -> torch.Tensor:
+    """L = sum_k w_k * L_k over a method's named terms: `w1 * L_LL + w2 * L_KD` as the source
+    documents write it when the terms are `ce` and `kd`. A term without a weight counts 0."""
+    total = None
+    for name, value in terms.items():
+        part = weights.get(name, 0.0) * value
+        total = part if total is None else total + part
+    if total is None:
+        raise ValueError("a loss needs at least one term")
+    return total
 
 
 def standardize(logits: torch.Tensor, eps: float = 1e-7) -> torch.Tensor:

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from kdbench.efficiency.export import INPUT, ort_session
+from kdbench.efficiency.export import INPUT, onnx_input, ort_session
 from kdbench.efficiency.latency import measure_latency, torch_threads
 from kdbench.registry import Registry
 
@@ -63,7 +63,7 @@ def _ort_runner(artifact: str) -> Callable[[Artifacts], Runner]:
         session = ort_session(art.files[artifact], art.threads)
         return Runner(
             lambda x: session.run(None, {INPUT: x}),
-            lambda x: np.ascontiguousarray(x, dtype=np.float32),
+            onnx_input,
         )
 
     return build

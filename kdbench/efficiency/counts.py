@@ -14,14 +14,20 @@ def count_params(model: nn.Module, trainable_only: bool = False) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 
 
-def count_flops(model: nn.Module, input_shape: tuple[int, ...]) -> int:
+def count_flops(
+    model: nn.Module, input_shape: tuple[int, ...], example: torch.Tensor | None = None
+) -> int:
     """Forward FLOPs for one input of `input_shape` (with batch dim), 2 per MAC.
+
+    `example`: a real input of that shape (token ids, a padded sequence) to count
+    on instead of zeros; models whose work depends on the values (padding masks)
+    are then counted as they run on data.
 
     FlopCounterMode counts the aten ops that run (conv, matmul, addmm, ...), so
     the figure follows the executed graph rather than a per-layer formula;
     elementwise ops (BN, ReLU, adds) are not counted, as in the published counts.
     """
-    x = torch.zeros(input_shape)
+    x = torch.zeros(input_shape) if example is None else example
     was_training = model.training
     model.eval()
     counter = FlopCounterMode(display=False)

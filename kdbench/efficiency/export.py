@@ -67,13 +67,24 @@ def _export_dynamo(model: nn.Module, example: torch.Tensor, path: Path) -> None:
 
 
 def export_onnx(
-    model: nn.Module, input_shape: tuple[int, ...], path: str | Path, exporter: str = "torchscript"
+    model: nn.Module,
+    example: torch.Tensor | tuple[int, ...],
+    path: str | Path,
+    exporter: str = "torchscript",
 ) -> Path:
-    """Write `model` (eval mode, CPU) as ONNX with a dynamic batch axis; `input_shape` is C,H,W."""
+    """Write `model` (eval mode, CPU) as ONNX with a dynamic batch axis (the only one).
+
+    `example`: real model inputs (two or more; their dtype is the input's: int64
+    for tokens), or a per-sample shape for random float inputs.
+    """
     path = Path(path)
     export = EXPORTERS.get(exporter)
     model = model.eval()
-    example = torch.randn(2, *input_shape)  # batch 2: a batch of 1 could be specialised away
+    if not isinstance(example, torch.Tensor):
+        example = torch.randn(2, *example)
+    if len(example) < 2:  # batch 2: a batch of 1 could be specialised away
+        example = torch.cat([example, example])
+    example = example[:2]
     with torch_threads(1), torch.no_grad():
         export(model, example, path)
     return path
@@ -92,8 +103,14 @@ def ort_session(path: str | Path, threads: int = 1) -> Any:
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
+def onnx_input(x: np.ndarray) -> np.ndarray:
+    """An input as the exported graph takes it: float32 features, int64 token ids."""
+    dtype = np.int64 if np.issubdtype(np.asarray(x).dtype, np.integer) else np.float32
+    return np.ascontiguousarray(x, dtype=dtype)
+
+
 def ort_logits(session: Any, x: np.ndarray) -> np.ndarray:
-    return session.run(None, {INPUT: np.ascontiguousarray(x, dtype=np.float32)})[0]
+    return session.run(None, {INPUT: onnx_input(x)})[0]
 
 
 def max_abs_diff(model: nn.Module, session: Any, x: torch.Tensor) -> float:

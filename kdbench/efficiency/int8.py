@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from kdbench.efficiency.export import INPUT, ort_logits
+from kdbench.efficiency.export import INPUT, onnx_input, ort_logits
 
 CALIBRATION_BATCH = 32
 
@@ -29,7 +29,7 @@ class _Calibration:
     def __init__(self, images: np.ndarray) -> None:
         self._batches = iter(
             [
-                {INPUT: np.ascontiguousarray(images[i : i + CALIBRATION_BATCH], dtype=np.float32)}
+                {INPUT: onnx_input(images[i : i + CALIBRATION_BATCH])}
                 for i in range(0, len(images), CALIBRATION_BATCH)
             ]
         )

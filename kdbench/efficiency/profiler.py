@@ -1,7 +1,11 @@
 """The `efficiency` block of a record: counts, sizes, ONNX parity, int8 accuracy, latency.
 
 Everything is measured on a copy of the student alone, on CPU, in eval mode:
-never the teacher, a method's adapters or the training graph.
+never the teacher, a method's adapters or the training graph, and on inputs of
+the data's input spec: real examples drawn from the data when given (FLOPs of a
+padded sequence, export, latency), a class-balanced calibration set for int8,
+random inputs of the spec only when no data is at hand (`kdbench-profile` of
+bare models).
 """
 
 from __future__ import annotations
@@ -25,21 +29,22 @@ from kdbench.efficiency.files import ONNX_FILES
 from kdbench.efficiency.int8 import ort_top1, quantize_int8
 from kdbench.efficiency.latency import host_info
 from kdbench.errors import ConfigError
+from kdbench.inputs import InputSpec, repeat_to
 
 Split = tuple[torch.Tensor, torch.Tensor]
 PARITY_SAMPLES = 8
 
 
-def _subset(images: torch.Tensor, size: int, seed: int = 0) -> torch.Tensor:
-    """A fixed random subset, so every cell of a sweep calibrates on the same images."""
-    if len(images) <= size:
-        return images
-    order = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))
-    return images[order[:size]]
+def as_spec(spec: InputSpec | tuple[int, ...]) -> InputSpec:
+    """An input spec; a bare (C, H, W) shape means float images."""
+    return spec if isinstance(spec, InputSpec) else InputSpec("image", tuple(spec))
 
 
-def _random_images(n: int, input_shape: tuple[int, ...], seed: int) -> torch.Tensor:
-    return torch.randn((n, *input_shape), generator=torch.Generator().manual_seed(seed))
+def _inputs(spec: InputSpec, examples: torch.Tensor | None, n: int, seed: int) -> torch.Tensor:
+    """`n` model inputs: the real `examples` cycled, else random inputs of the spec."""
+    if examples is not None and len(examples):
+        return repeat_to(examples, n)
+    return spec.random(n, seed)
 
 
 def measurement_settings(cfg: EfficiencyConfig) -> dict[str, Any]:
@@ -49,9 +54,12 @@ def measurement_settings(cfg: EfficiencyConfig) -> dict[str, Any]:
     return settings
 
 
-def static_costs(model: nn.Module, shape: tuple[int, ...]) -> dict[str, Any]:
+def static_costs(
+    model: nn.Module, spec: InputSpec | tuple[int, ...], example: torch.Tensor | None = None
+) -> dict[str, Any]:
     """Counts that do not depend on the machine: parameters, FLOPs, fp32 size."""
-    flops = count_flops(model, (1, *shape))
+    spec = as_spec(spec)
+    flops = count_flops(model, (1, *spec.shape), _inputs(spec, example, 1, seed=0))
     params = count_params(model)
     size = state_dict_bytes(model)
     return {
@@ -68,11 +76,12 @@ def static_costs(model: nn.Module, shape: tuple[int, ...]) -> dict[str, Any]:
 
 def _export(
     model: nn.Module,
-    shape: tuple[int, ...],
+    spec: InputSpec,
     cfg: EfficiencyConfig,
     folder: Path,
     calibration: torch.Tensor | None,
     test: Split | None,
+    examples: torch.Tensor | None,
 ) -> tuple[dict[str, Path], dict[str, Any]]:
     """The ONNX files the backends need, with their sizes, parity and int8 accuracy."""
     result: dict[str, Any] = {
@@ -85,42 +94,50 @@ def _export(
     files: dict[str, Path] = {}
     if not needs & {"onnx_fp32", "onnx_int8"}:
         return files, result
-    fp32 = export_onnx(model, shape, folder / ONNX_FILES["onnx_fp32"], cfg.exporter)
+    example = _inputs(spec, examples, 2, seed=1)
+    fp32 = export_onnx(model, example, folder / ONNX_FILES["onnx_fp32"], cfg.exporter)
     files["onnx_fp32"] = fp32
     result["onnx_fp32_size_kb"] = fp32.stat().st_size / 1024
     session = ort_session(fp32, cfg.threads)
     sample = test[0][:PARITY_SAMPLES] if test is not None else None
     if sample is None or len(sample) == 0:
-        sample = _random_images(PARITY_SAMPLES, shape, seed=1)
-    result["onnx_max_abs_diff"] = max_abs_diff(model, session, sample.float())
+        sample = _inputs(spec, examples, PARITY_SAMPLES, seed=1)
+    result["onnx_max_abs_diff"] = max_abs_diff(model, session, sample)
     if "onnx_int8" in needs:
-        images = (
-            _subset(calibration, cfg.calibration_size)
+        # The caller's calibration set (class-balanced, from the data) as it is; without
+        # one, random inputs of the spec: fine for speed, not for accuracy.
+        inputs = (
+            calibration
             if calibration is not None and len(calibration)
-            else _random_images(cfg.calibration_size, shape, seed=2)
+            else spec.random(cfg.calibration_size, seed=2)
         )
         int8 = quantize_int8(
-            fp32, folder / ONNX_FILES["onnx_int8"], images.float().numpy(), cfg.int8_per_channel
+            fp32, folder / ONNX_FILES["onnx_int8"], inputs.numpy(), cfg.int8_per_channel
         )
         files["onnx_int8"] = int8
         result["onnx_int8_size_kb"] = int8.stat().st_size / 1024
         if test is not None and len(test[1]):
-            x, y = test[0].float().numpy(), test[1].numpy()
+            x, y = test[0].numpy(), test[1].numpy()
             top1 = ort_top1(ort_session(int8, cfg.threads), x, y)
             result["int8"] = {"top1": top1, "top1_delta": top1 - ort_top1(session, x, y)}
     return files, result
 
 
 def measure_latency_block(
-    model: nn.Module, input_shape: tuple[int, ...], cfg: EfficiencyConfig, files: dict[str, Path]
+    model: nn.Module,
+    spec: InputSpec | tuple[int, ...],
+    cfg: EfficiencyConfig,
+    files: dict[str, Path],
+    examples: torch.Tensor | None = None,
 ) -> dict[str, Any]:
     """Latency per backend and batch size on this machine, with when, where and how.
 
     `files` holds the exported models by artifact name (`onnx_fp32`, `onnx_int8`);
     a backend whose file is missing is a ConfigError. This is all `kdbench-profile
     DIR` redoes on a device: the int8 model is the one calibrated where it trained.
+    Inputs: `examples` (real ones, kept beside the student) cycled to each batch size.
     """
-    shape = tuple(int(s) for s in input_shape)
+    spec = as_spec(spec)
     for name in cfg.backends:
         artifact = BACKENDS.get(name).artifact
         if artifact != "torch" and artifact not in files:
@@ -131,7 +148,7 @@ def measure_latency_block(
             f"bs{b}": time_backend(
                 name,
                 art,
-                _random_images(b, shape, seed=b).numpy(),
+                _inputs(spec, examples, b, seed=b).numpy(),
                 cfg.warmup,
                 cfg.min_time_s,
                 cfg.min_runs,
@@ -150,31 +167,33 @@ def measure_latency_block(
 
 def profile_student(
     model: nn.Module,
-    input_shape: tuple[int, ...],
+    spec: InputSpec | tuple[int, ...],
     cfg: EfficiencyConfig | None = None,
     calibration: torch.Tensor | None = None,
     test: Split | None = None,
     out_dir: Path | None = None,
+    examples: torch.Tensor | None = None,
 ) -> dict[str, Any]:
-    """Measure `model` for one input of `input_shape` (C, H, W) under `cfg`.
+    """Measure `model` for inputs of `spec` (or a bare (C, H, W) image shape) under `cfg`.
 
-    `calibration` (training images) calibrates the int8 model; without it the
-    int8 model is calibrated on random normal inputs (fine for speed, not for
-    accuracy). `test` (images, labels) gives the int8 and fp32 top-1 on the same
-    split; without it `int8` holds None values. With `out_dir`, the exported
+    `examples`: a few real model inputs (FLOPs, export, latency run on them);
+    `calibration` (model inputs, class-balanced) calibrates the int8 model;
+    without it the int8 model is calibrated on random inputs of the spec (fine
+    for speed, not for accuracy). `test` (inputs, labels) gives the int8 and fp32
+    top-1 on the same split; without it `int8` holds None values. With `out_dir`, the exported
     models are kept there (`student.onnx`, `student.int8.onnx`: the very files
     measured), each renamed into place only once everything succeeded.
     """
     cfg = cfg or EfficiencyConfig()
     model = copy.deepcopy(model).cpu().eval()
-    shape = tuple(int(s) for s in input_shape)
-    result = static_costs(model, shape)
+    spec = as_spec(spec)
+    result = static_costs(model, spec, examples)
     if out_dir is not None:
         Path(out_dir).mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".kdbench-onnx-", dir=out_dir) as tmp:
-        files, exported = _export(model, shape, cfg, Path(tmp), calibration, test)
+        files, exported = _export(model, spec, cfg, Path(tmp), calibration, test, examples)
         result.update(exported)
-        result.update(measure_latency_block(model, shape, cfg, files))
+        result.update(measure_latency_block(model, spec, cfg, files, examples))
         if out_dir is not None:
             for path in files.values():
                 os.replace(path, Path(out_dir) / path.name)  # written by open(): umask modes
