@@ -103,8 +103,8 @@ def mel_filterbank(
 ) -> torch.Tensor:
     """Triangular HTK mel filters, [n_freqs, n_mels], float64, peak 1 (no normalization)."""
     freqs = torch.linspace(0.0, sample_rate / 2, n_freqs, dtype=torch.float64)
-    lo, hi = hz_to_mel(torch.tensor(float(fmin))), hz_to_mel(torch.tensor(float(fmax)))
-    pts = mel_to_hz(torch.linspace(lo.item(), hi.item(), n_mels + 2, dtype=torch.float64))
+    lo, hi = hz_to_mel(torch.tensor([fmin, fmax], dtype=torch.float64)).tolist()
+    pts = mel_to_hz(torch.linspace(lo, hi, n_mels + 2, dtype=torch.float64))
     left, centre, right = pts[:-2], pts[1:-1], pts[2:]
     rise = (freqs[:, None] - left) / (centre - left)
     fall = (right - freqs[:, None]) / (right - centre)
