@@ -19,7 +19,7 @@ from pathlib import Path
 from filelock import FileLock
 
 from kdbench.config import DataConfig
-from kdbench.data import archives
+from kdbench.data.archives import verify_archive as verify_sha256
 from kdbench.data.base import TensorData
 from kdbench.data.imagefolder import cache_root, load_image_folder
 from kdbench.data.registry import DATASETS
@@ -39,7 +39,7 @@ def archive_path(root: str | None) -> Path:
 
 def verify_archive(path: Path, expected: str = SHA256) -> None:
     """Raise KdbenchError unless `path` exists and has the expected sha256."""
-    archives.verify_archive(
+    verify_sha256(
         path,
         expected,
         DISPLAY_NAME,
