@@ -15,6 +15,13 @@ class ConfigError(KdbenchError, ValueError):
     """A config value is out of range or unknown."""
 
 
+class DataError(KdbenchError):
+    """A data file cannot be used (not the format it claims, truncated, empty).
+
+    The message names the file and what to do about it.
+    """
+
+
 class Diverged(RuntimeError):
     """Training produced a non-finite loss: the run is stopped and recorded as `diverged`.
 

@@ -19,11 +19,11 @@ from pathlib import Path
 from filelock import FileLock
 
 from kdbench.config import DataConfig
+from kdbench.data.archives import verify_archive as verify_sha256
 from kdbench.data.base import TensorData
 from kdbench.data.imagefolder import cache_root, load_image_folder
 from kdbench.data.registry import DATASETS
 from kdbench.errors import KdbenchError
-from kdbench.fileio import sha256_file
 
 SHA256 = "6254f53a1bc70afc08c46178959354e8597763b03706815cc50b5e2cdff16569"
 DISPLAY_NAME = "CIFAR-10 (JPEG)"
@@ -39,17 +39,12 @@ def archive_path(root: str | None) -> Path:
 
 def verify_archive(path: Path, expected: str = SHA256) -> None:
     """Raise KdbenchError unless `path` exists and has the expected sha256."""
-    if not path.is_file():
-        raise KdbenchError(
-            f"CIFAR-10 (JPEG) archive {path} not found; set data.root=<path to "
-            "cifar10-jpeg.tar.xz> or KDBENCH_CIFAR10_JPEG"
-        )
-    actual = sha256_file(path)
-    if actual != expected:
-        raise KdbenchError(
-            f"{path} has sha256 {actual[:16]}..., expected {expected[:16]}...; "
-            "the file is corrupt or not the shared copy: copy cifar10-jpeg.tar.xz again"
-        )
+    verify_sha256(
+        path,
+        expected,
+        DISPLAY_NAME,
+        "set data.root=<path to cifar10-jpeg.tar.xz> or KDBENCH_CIFAR10_JPEG",
+    )
 
 
 def unpack(archive: Path, expected: str = SHA256, cache: Path | None = None) -> Path:
