@@ -52,7 +52,7 @@ def to_float(x: torch.Tensor) -> torch.Tensor:
     return x.float().div_(255.0) if x.dtype == torch.uint8 else x
 
 
-_MASK32 = 0xFFFFFFFF
+MASK32 = 0xFFFFFFFF
 
 
 def mix32(h: torch.Tensor) -> torch.Tensor:
@@ -62,9 +62,9 @@ def mix32(h: torch.Tensor) -> torch.Tensor:
     result is the same on every device and backend.
     """
     h = h ^ (h >> 16)
-    h = (h * 0x7FEB352D) & _MASK32
+    h = (h * 0x7FEB352D) & MASK32
     h = h ^ (h >> 15)
-    h = (h * 0x5BD1E995) & _MASK32
+    h = (h * 0x5BD1E995) & MASK32
     return h ^ (h >> 16)
 
 
@@ -74,10 +74,10 @@ def view_keys(seed: int, epoch: int, index: torch.Tensor) -> torch.Tensor:
     A function of (seed, epoch, index) alone: the same sample in the same epoch
     gets the same key whatever batch it sits in.
     """
-    h = mix32(index.to(torch.int64) & _MASK32)
-    h = mix32(h ^ (int(epoch) & _MASK32))
-    h = mix32(h ^ (int(seed) & _MASK32))
-    return mix32(h ^ ((int(seed) >> 32) & _MASK32))
+    h = mix32(index.to(torch.int64) & MASK32)
+    h = mix32(h ^ (int(epoch) & MASK32))
+    h = mix32(h ^ (int(seed) & MASK32))
+    return mix32(h ^ ((int(seed) >> 32) & MASK32))
 
 
 def uniform01(keys: torch.Tensor, salt: int) -> torch.Tensor:

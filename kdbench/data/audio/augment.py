@@ -15,7 +15,7 @@ import math
 
 import torch
 
-from kdbench.data.augment import _MASK32, _mix32
+from kdbench.data.augment import MASK32, mix32
 
 # Salts separating the draws made from one key (arbitrary odd 32-bit constants).
 _SHIFT_SALT = 0x68E31DA4
@@ -33,7 +33,7 @@ def _unit(h: torch.Tensor) -> torch.Tensor:
 def shift_draws(keys: torch.Tensor, max_shift: int) -> torch.Tensor:
     """Per-sample shifts (int64) in [-max_shift, max_shift]; positive delays the signal."""
     span = 2 * max_shift + 1
-    return _mix32(keys.to(torch.int64) ^ _SHIFT_SALT) % span - max_shift
+    return mix32(keys.to(torch.int64) ^ _SHIFT_SALT) % span - max_shift
 
 
 def time_shift(
@@ -59,9 +59,9 @@ def keyed_normal(keys: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
     n = math.prod(shape)
     j = torch.arange(n, device=keys.device, dtype=torch.int64)
     base = keys.to(torch.int64)[:, None]
-    counter = (j * _GOLDEN) & _MASK32
-    u1 = _unit(_mix32(_mix32(base ^ _NOISE_SALT_A) ^ counter))
-    u2 = _unit(_mix32(_mix32(base ^ _NOISE_SALT_B) ^ counter))
+    counter = (j * _GOLDEN) & MASK32
+    u1 = _unit(mix32(mix32(base ^ _NOISE_SALT_A) ^ counter))
+    u2 = _unit(mix32(mix32(base ^ _NOISE_SALT_B) ^ counter))
     z = torch.sqrt(-2.0 * torch.log(u1)) * torch.cos(2.0 * math.pi * u2)  # Box-Muller
     return z.to(torch.float32).reshape(keys.shape[0], *shape)
 
@@ -71,7 +71,7 @@ def snr_draws(keys: torch.Tensor, snr_db: float | tuple[float, float]) -> torch.
     if isinstance(snr_db, (int, float)):
         return torch.full(keys.shape, float(snr_db), dtype=torch.float64, device=keys.device)
     lo, hi = (float(v) for v in snr_db)
-    return lo + (hi - lo) * _unit(_mix32(keys.to(torch.int64) ^ _SNR_SALT))
+    return lo + (hi - lo) * _unit(mix32(keys.to(torch.int64) ^ _SNR_SALT))
 
 
 def add_noise(
