@@ -21,7 +21,7 @@ from filelock import FileLock
 from kdbench.config import DataConfig
 from kdbench.data.base import TensorData
 from kdbench.data.imagefolder import cache_root, load_image_folder
-from kdbench.data.registry import DATASETS
+from kdbench.data.registry import DATA_CHECKS, DATASETS
 from kdbench.errors import KdbenchError
 from kdbench.fileio import sha256_file
 
@@ -37,13 +37,17 @@ def archive_path(root: str | None) -> Path:
     return Path(chosen).expanduser() if chosen else DEFAULT_ARCHIVE
 
 
-def verify_archive(path: Path, expected: str = SHA256) -> None:
-    """Raise KdbenchError unless `path` exists and has the expected sha256."""
+def check_archive_exists(path: Path) -> None:
     if not path.is_file():
         raise KdbenchError(
             f"CIFAR-10 (JPEG) archive {path} not found; set data.root=<path to "
             "cifar10-jpeg.tar.xz> or KDBENCH_CIFAR10_JPEG"
         )
+
+
+def verify_archive(path: Path, expected: str = SHA256) -> None:
+    """Raise KdbenchError unless `path` exists and has the expected sha256."""
+    check_archive_exists(path)
     actual = sha256_file(path)
     if actual != expected:
         raise KdbenchError(
@@ -75,6 +79,12 @@ def unpack(archive: Path, expected: str = SHA256, cache: Path | None = None) -> 
 def cifar10_jpeg(cfg: DataConfig) -> TensorData:
     folder = unpack(archive_path(cfg.root))
     return load_image_folder(cfg, folder, DISPLAY_NAME)
+
+
+@DATA_CHECKS.register("cifar10_jpeg")
+def check_cifar10_jpeg(cfg: DataConfig) -> None:
+    """The archive is there (its sha256 is checked by the loader, once: it costs seconds)."""
+    check_archive_exists(archive_path(cfg.root))
 
 
 def main() -> None:

@@ -10,6 +10,20 @@ from kdbench.models import (  # noqa: F401  (registration side effects)
     wrn,
 )
 from kdbench.models.base import FeatureModel, ModelOutput
-from kdbench.models.registry import MODELS, create_model, list_models, register_model
+from kdbench.models.registry import (
+    MODELS,
+    create_model,
+    list_models,
+    register_model,
+    size_keys,
+)
 
-__all__ = ["MODELS", "FeatureModel", "ModelOutput", "create_model", "list_models", "register_model"]
+__all__ = [
+    "MODELS",
+    "FeatureModel",
+    "ModelOutput",
+    "create_model",
+    "list_models",
+    "register_model",
+    "size_keys",
+]

@@ -38,7 +38,7 @@ def create_model(name: str, num_classes: int, in_channels: int = 3, **size: Any)
     """
     build = MODELS.get(name)
     size = {k: v for k, v in size.items() if v is not None}
-    accepted = set(inspect.signature(build.builder).parameters) - {"num_classes", "in_channels"}
+    accepted = size_keys(name)
     unknown = sorted(set(size) - accepted)
     if unknown:
         raise ConfigError(
@@ -48,6 +48,12 @@ def create_model(name: str, num_classes: int, in_channels: int = 3, **size: Any)
     if num_classes < 2:
         raise ConfigError(f"num_classes must be >= 2, got {num_classes}")
     return build(num_classes=num_classes, in_channels=in_channels, **size)
+
+
+def size_keys(name: str) -> set[str]:
+    """The size keys (depth, width, ...) model `name`'s builder accepts."""
+    params = inspect.signature(MODELS.get(name).builder).parameters  # type: ignore[attr-defined]
+    return set(params) - {"num_classes", "in_channels"}
 
 
 def list_models() -> list[str]:
