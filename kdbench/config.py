@@ -10,10 +10,12 @@ need the registries, live one floor up in `kdbench.validate`.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
 from hydra.core.config_store import ConfigStore
 
 # The Hydra config tree shipped with the package (conf/ beside kdbench/).
@@ -66,13 +68,50 @@ class ModelConfig:
 
 
 def model_label(m: ModelConfig) -> str:
-    """A model's name with its size overrides, e.g. `cnn-w0.25` or `resnet20`."""
+    """The one name a model has in every output (tables, folders, progress lines, README).
+
+    The `student=`/`teacher=` option that selects exactly this model (`cnn_small` for cnn
+    at width 0.25, however it was asked for), so the name printed is a name to type.
+    A size no option has is `<model>-d<depth>-w<width>` (`cnn-w0.3`: type `student=cnn
+    student.width=0.3`). A pure function of (name, depth, width), so records written
+    before this scheme print the same names.
+    """
+    option = model_options().get(_size_key(m.name, m.depth, m.width))
+    if option is not None:
+        return option
     parts = [m.name]
     if m.depth is not None:
         parts.append(f"d{m.depth}")
     if m.width is not None and m.width != 1.0:
         parts.append(f"w{m.width:g}")
     return "-".join(parts)
+
+
+MODEL_GROUPS = ("student", "teacher")
+
+
+def _size_key(name: Any, depth: Any, width: Any) -> tuple[str, int | None, float | None]:
+    return (
+        str(name),
+        None if depth is None else int(depth),
+        None if width is None else float(width),
+    )
+
+
+@functools.cache
+def model_options(conf_dir: str = CONF_DIR) -> dict[tuple[str, int | None, float | None], str]:
+    """(name, depth, width) -> the conf/student|teacher option holding exactly that model.
+
+    A test keeps this one-to-one: an option name means the same model in both groups.
+    """
+    out: dict[tuple[str, int | None, float | None], str] = {}
+    for group in MODEL_GROUPS:
+        for path in sorted((Path(conf_dir) / group).glob("*.yaml")):
+            node = yaml.safe_load(path.read_text()) or {}
+            if not isinstance(node, dict) or "name" not in node or node.get("ensemble"):
+                continue
+            out.setdefault(_size_key(node["name"], node.get("depth"), node.get("width")), path.stem)
+    return out
 
 
 @dataclass
