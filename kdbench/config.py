@@ -201,7 +201,7 @@ class TuneConfig:
     final_seeds: list[int] = field(default_factory=lambda: [100, 101, 102])  # disjoint
     sampler_seed: int = 0  # TPE's seed; each method's sampler mixes in its name
     startup_trials: int | None = None  # TPE's random start; None: a third of the trials
-    defaults: bool = True  # also run each method at its yaml defaults on the final seeds
+    defaults: bool = False  # opt-in: also run each method at its yaml defaults (defaults/)
     space_dir: str | None = None  # search spaces, <dir>/<method>.yaml; None: conf/tune
 
 
