@@ -14,6 +14,18 @@ BENCHES     ?= bench/latency.py bench/train_speed.py bench/grid_stream.py
 
 BIN   := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The experiment folder `make report` reads: a name= in ARGS, else EXP
+NAME   = $(or $(patsubst name=%,%,$(lastword $(filter name=%,$(ARGS)))),$(EXP))
+# A grid, then the report of every folder its cells went to (kdbench writes them to
+# $KDBENCH_FOLDERS_FILE, so RESULTS and a name= in ARGS decide both); the exit status is
+# the grid's, else the report's.
+define grid_then_report
+	@folders=$$(mktemp); \
+	KDBENCH_FOLDERS_FILE=$$folders $(BIN)/kdbench -m $(1) results_dir=$(RESULTS) $(ARGS); status=$$?; \
+	for dir in $$(cat $$folders); do \
+		$(BIN)/kdbench-report "$$dir" || { rc=$$?; [ $$status -ne 0 ] || status=$$rc; }; \
+	done; rm -f $$folders; exit $$status
+endef
 
 .DEFAULT_GOAL := help
 .PHONY: help venv run test test-full sweep tune report figures lint clean data profile bench
@@ -31,19 +43,17 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)  ## create .venv and install kdbench (done by the other targets when needed)
 
-run: $(STAMP)  ## the quick grid on the bundled digits data, then the report
-	$(BIN)/kdbench -m experiment=quick $(ARGS); status=$$?; \
-	$(BIN)/kdbench-report $(RESULTS)/quick; exit $$status
+run: $(STAMP)  ## the quick grid on the bundled digits data, then the report [RESULTS=dir] [ARGS=...]
+	$(call grid_then_report,experiment=quick)
 
-sweep: $(STAMP)  ## a named grid: make sweep EXP=<experiment> [ARGS="key=value ..."]
-	$(BIN)/kdbench -m experiment=$(EXP) $(ARGS); status=$$?; \
-	$(BIN)/kdbench-report $(RESULTS)/$(EXP); exit $$status
+sweep: $(STAMP)  ## a named grid: make sweep EXP=<experiment> [RESULTS=dir] [ARGS="key=value ..."]
+	$(call grid_then_report,experiment=$(EXP))
 
 tune: $(STAMP)  ## equal Optuna budget per method, then fresh seeds: make tune EXP=<experiment> [TRIALS=N] [ARGS=...]
-	$(BIN)/kdbench-tune $(EXP) $(if $(TRIALS),tune.trials=$(TRIALS)) $(ARGS)
+	$(BIN)/kdbench-tune $(EXP) results_dir=$(RESULTS) $(if $(TRIALS),tune.trials=$(TRIALS)) $(ARGS)
 
-report: $(STAMP)  ## tables and figures for a sweep: make report EXP=<experiment>
-	$(BIN)/kdbench-report $(RESULTS)/$(EXP)
+report: $(STAMP)  ## tables and figures for a sweep: make report EXP=<experiment> [RESULTS=dir] [ARGS=name=...]
+	$(BIN)/kdbench-report $(RESULTS)/$(NAME)
 
 figures: report  ## figures for a sweep (written by the report)
 

@@ -29,16 +29,19 @@ from kdbench.records import cell_dir
 from kdbench.report import write_report
 from kdbench.runner import describe, log_line, run_cell
 from kdbench.sweep import (
+    EXTRA,
     STATUSES,
+    GridRefused,
     Tally,
     collect_tally,
     format_interrupted,
     format_tally,
     ran_in_this_sweep,
     record_status,
+    write_folders,
 )
 from kdbench.usage import check_output_path, error_line, precheck
-from kdbench.validate import validate
+from kdbench.validate import check_cell
 
 # conf/hydra/launcher/joblib.yaml spells out every field of the plugin's schema of
 # the same name; Hydra's notice about that name match is noise for a user.
@@ -58,13 +61,18 @@ def _cell(cfg: DictConfig) -> str:
     job = str(HydraConfig.get().job.num) if multirun else "0"
     prefix = f"[{job:>3}] " if multirun else ""
     try:
-        c = validate(cfg)
+        # In a sweep every grid point was checked before the first cell (kdbench.sweep);
+        # checked again here for a launcher that composes a cell differently.
+        c = check_cell(cfg)
     except KdbenchError as exc:
         if not multirun:
             _exit_with(f"kdbench: error: {exc}", EXIT_USAGE)
         log_line(f"{prefix}INVALID {exc}")
         record_status(job, "invalid", str(exc))
         return "invalid"
+    where = str(Path(c.results_dir) / c.name)
+    if not multirun:
+        write_folders([where])
     try:
         record = run_cell(c, wait=not multirun)
     except Exception:
@@ -76,7 +84,7 @@ def _cell(cfg: DictConfig) -> str:
     # counted once in the tally, not printed as "skipped (already recorded)".
     if not (status == "skipped" and ran_in_this_sweep(record["key"])):
         log_line(prefix + describe(record))
-    record_status(job, status, key=record.get("key"))
+    record_status(job, status, key=record.get("key"), where=where)
     if status == "diverged" and not multirun:
         _exit_with(f"kdbench: error: cell diverged: {record['error']['message']}", EXIT_FAILED)
     if status == "failed" and not multirun:
@@ -156,6 +164,8 @@ def _main(argv: list[str], full_errors: bool) -> None:
     signum, usage = None, None
     try:
         app()
+    except GridRefused as exc:  # a grid point's input is wrong: nothing ran
+        usage = str(exc)
     except (KeyboardInterrupt, SystemExit) as exc:
         signum = interrupts.received()
         if signum is None and isinstance(exc, KeyboardInterrupt):
@@ -172,8 +182,10 @@ def _main(argv: list[str], full_errors: bool) -> None:
         tally = collect_tally()
     if signum is not None:
         _exit_with(format_interrupted(tally or _single_tally()), interrupts.exit_code(signum))
-    if tally is not None and sum(tally[s] for s in STATUSES):
+    if tally is not None and sum(tally[s] for s in (*STATUSES, *EXTRA)):  # a re-measure too
         print(format_tally(tally), flush=True)
+    if tally is not None:
+        write_folders(tally.folders)
     if usage is None and tally is not None and tally.invalid_messages:
         more = len(tally.invalid_messages) - 1
         usage = tally.invalid_messages[0] + (f" (and {more} more problems)" if more else "")

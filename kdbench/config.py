@@ -10,10 +10,12 @@ need the registries, live one floor up in `kdbench.validate`.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+import yaml
 from hydra.core.config_store import ConfigStore
 
 # The Hydra config tree shipped with the package (conf/ beside kdbench/).
@@ -93,7 +95,17 @@ def model_size(m: ModelConfig) -> dict[str, Any]:
 
 
 def model_label(m: ModelConfig) -> str:
-    """A model's name with its size overrides, e.g. `cnn-w0.25` or `resnet20`."""
+    """The one name a model has in every output (tables, folders, progress lines, README).
+
+    The `student=`/`teacher=` option that selects exactly this model (`cnn_small` for cnn
+    at width 0.25, however it was asked for), so the name printed is a name to type.
+    A size no option has is `<model>-d<depth>-w<width>` (`cnn-w0.3`: type `student=cnn
+    student.width=0.3`). A pure function of (name, depth, width), so records written
+    before this scheme print the same names.
+    """
+    option = model_options().get(_size_key(m.name, model_size(m)))
+    if option is not None:
+        return option
     parts = [m.name]
     for key, value in model_size(m).items():
         if key == "depth":
@@ -104,6 +116,42 @@ def model_label(m: ModelConfig) -> str:
         else:
             parts.append(f"{key}{value:g}" if isinstance(value, float) else f"{key}{value}")
     return "-".join(parts)
+
+
+MODEL_GROUPS = ("student", "teacher")
+
+
+SizeKey = tuple[str, tuple[tuple[str, Any], ...]]
+
+
+def _size_key(name: Any, sizes: dict[str, Any]) -> SizeKey:
+    """A model's identity for naming: its name and the size keys it sets (numbers as float)."""
+    norm = {
+        k: float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v
+        for k, v in sizes.items()
+        if v is not None
+    }
+    if norm.get("width") == 1.0:
+        norm.pop("width")  # width 1.0 is every family's default
+    return str(name), tuple(sorted(norm.items()))
+
+
+@functools.cache
+def model_options(conf_dir: str = CONF_DIR) -> dict[SizeKey, str]:
+    """(name, size keys) -> the conf/student|teacher option holding exactly that model.
+
+    A test keeps this one-to-one: an option name means the same model in both groups.
+    """
+    out: dict[SizeKey, str] = {}
+    size_fields = {f.name for f in fields(ModelConfig)} - {"name"}
+    for group in MODEL_GROUPS:
+        for path in sorted((Path(conf_dir) / group).glob("*.yaml")):
+            node = yaml.safe_load(path.read_text()) or {}
+            if not isinstance(node, dict) or "name" not in node or node.get("ensemble"):
+                continue
+            sizes = {k: v for k, v in node.items() if k in size_fields}
+            out.setdefault(_size_key(node["name"], sizes), path.stem)
+    return out
 
 
 @dataclass
@@ -186,7 +234,7 @@ class TuneConfig:
     final_seeds: list[int] = field(default_factory=lambda: [100, 101, 102])  # disjoint
     sampler_seed: int = 0  # TPE's seed; each method's sampler mixes in its name
     startup_trials: int | None = None  # TPE's random start; None: a third of the trials
-    defaults: bool = True  # also run each method at its yaml defaults on the final seeds
+    defaults: bool = False  # opt-in: also run each method at its yaml defaults (defaults/)
     space_dir: str | None = None  # search spaces, <dir>/<method>.yaml; None: conf/tune
 
 

@@ -162,7 +162,7 @@ def format_table(df: pd.DataFrame) -> str:
     cols = ["model", "params_m", "mflops", "size_kb", "onnx_int8_size_kb", "onnx_max_abs_diff"]
     p50 = [c for c in df.columns if c.startswith("latency_ms_p50_")]
     shown = df[[c for c in cols if c in df] + p50]
-    shown = shown.rename(columns=lambda c: c.removeprefix("latency_ms_p50_") + "_ms")
+    shown = shown.rename(columns={c: c.removeprefix("latency_ms_p50_") + "_ms" for c in p50})
     return shown.to_string(index=False, float_format=lambda v: f"{v:.4g}")
 
 

@@ -102,6 +102,9 @@ class EpochBar(TQDMProgressBar):
     def get_metrics(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, Any]:
         items = super().get_metrics(trainer, pl_module)
         items.pop("v_num", None)
+        for key, value in items.items():
+            if key.endswith("top1") and isinstance(value, (int, float)):
+                items[key] = f"{100 * value:.2f}%"  # as the epoch lines say it
         if trainer.current_epoch > self.clock.first_epoch:
             elapsed, _ = self.clock.times(trainer)
             done = trainer.current_epoch - self.clock.first_epoch

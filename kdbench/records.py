@@ -197,10 +197,19 @@ def cell_key(cfg: KdbenchConfig) -> str:
 
 
 def cell_dir(cfg: KdbenchConfig, key: str) -> Path:
-    """results/<experiment>/cells/<student>-<method>-s<seed>-<key prefix>/"""
+    """results/<experiment>/cells/<student>-<method>-s<seed>-<key prefix>/
+
+    The key prefix finds the cell: a folder named under an earlier model-name scheme
+    (`cnn-w0.25-...`, now `cnn_small-...`) is the same cell, reused rather than retrained.
+    """
     method = cfg.distill.label or cfg.distill.name
-    label = f"{model_label(cfg.student)}-{method}-s{cfg.seed}-{key[:10]}"
-    return Path(cfg.results_dir) / cfg.name / "cells" / label
+    cells = Path(cfg.results_dir) / cfg.name / "cells"
+    path = cells / f"{model_label(cfg.student)}-{method}-s{cfg.seed}-{key[:10]}"
+    if not path.is_dir() and cells.is_dir():
+        earlier = sorted(cells.glob(f"*-{method}-s{cfg.seed}-{key[:10]}"))
+        if earlier:
+            return earlier[0]
+    return path
 
 
 CORRUPT_SUFFIX = ".corrupt"

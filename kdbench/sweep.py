@@ -24,13 +24,21 @@ from pathlib import Path
 from typing import Any
 
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.errors import HydraException
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig
+from omegaconf import DictConfig, open_dict
+from omegaconf.errors import OmegaConfBaseException
 
+from kdbench.errors import ConfigError, KdbenchError
 from kdbench.fileio import write_json_atomic
+from kdbench.validate import check_cell, validate
 
 STATUS_ENV = "KDBENCH_SWEEP_STATUS_DIR"
+# If set, `kdbench` writes there the experiment folder(s) its cells were written to, one a
+# line (the Makefile reports exactly those, whatever RESULTS and name= said).
+FOLDERS_FILE_ENV = "KDBENCH_FOLDERS_FILE"
 # busy: another live process is training it; invalid: refused by `validate`, never started
 STATUSES = ("ok", "failed", "skipped", "busy", "invalid")
 # Statuses that count as failed in the tally (and in the exit status), each also counted by name.
@@ -42,13 +50,28 @@ EXTRA = {"remeasured": "re-measured (not retrained)", "same": "grid point(s) rep
 # Statuses of a cell this sweep computed (a later grid point with its key repeats it).
 RAN = ("ok", "failed", "diverged", "remeasured")
 _planned: list[int | None] = [None]  # cells in this process's sweep, set in on_multirun_start
+# Launchers that hand cells to SLURM, and the command each needs on this machine.
+SLURM_COMMANDS = {"SlurmLauncher": "srun"}
+
+
+class GridRefused(BaseException):  # noqa: N818 - a stop, not an error class of its own
+    """A grid point's input is wrong: the sweep stops before any cell runs.
+
+    A BaseException because Hydra turns a callback's exceptions into warnings and
+    goes on; the CLI catches this one and prints its message in one line (exit 2).
+    """
 
 
 class SweepTally(Callback):
-    """Hydra callback (conf/config.yaml: hydra.callbacks.tally): opens this sweep's status folder."""
+    """Hydra callback (conf/config.yaml: hydra.callbacks.tally): checks every grid point, then
+    opens this sweep's status folder."""
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        _planned[0] = planned_cells(config)
+        try:
+            check_launcher(config)
+            _planned[0] = check_grid(config)
+        except KdbenchError as exc:
+            raise GridRefused(str(exc)) from None
         folder = Path(str(config.hydra.sweep.dir)) / "status" / uuid.uuid4().hex[:12]
         folder.mkdir(parents=True, exist_ok=True)
         os.environ[STATUS_ENV] = str(folder.resolve())
@@ -56,33 +79,94 @@ class SweepTally(Callback):
 
 class Tally(Counter):
     """Cells per status; `planned` (if known) is the sweep's size, `invalid_messages` why
-    cells were refused."""
+    cells were refused, `folders` the experiment folders the cells were written to."""
 
     invalid_messages: list[str]
+    folders: list[str]
 
 
-def planned_cells(config: DictConfig) -> int | None:
-    """How many jobs Hydra's basic sweeper will launch (None if that cannot be worked out).
+def check_launcher(config: DictConfig) -> None:
+    """A launcher that needs a command this machine lacks is refused in one line."""
+    target = str(config.hydra.launcher.get("_target_", ""))
+    for launcher, command in SLURM_COMMANDS.items():
+        if target.endswith(launcher) and shutil.which(command) is None:
+            raise ConfigError(
+                f"hydra/launcher=slurm needs SLURM's `{command}`, not found on this machine: "
+                "run on the cluster's login node, or use hydra/launcher=submitit_local "
+                "to run the same path locally"
+            )
 
-    The same arithmetic as `BasicSweeper.sweep`: the experiment's
-    `hydra.sweeper.params`, then the command line's overrides, crossed.
+
+def _config_loader() -> Any:
+    """The running Hydra app's config loader (None outside one, e.g. in a unit test)."""
+    gh = GlobalHydra.instance()
+    return gh.hydra.config_loader if gh.is_initialized() and gh.hydra is not None else None
+
+
+def grid_points(config: DictConfig) -> list[list[str]] | None:
+    """Every job's overrides, as Hydra's basic sweeper will launch them (None: not knowable).
+
+    The same arithmetic as `BasicSweeper.sweep`: the experiment's `hydra.sweeper.params`,
+    then the command line's overrides, crossed.
     """
     params = config.hydra.sweeper.get("params") or {}
     args = [f"{k}={v}" for k, v in params.items()] + list(config.hydra.overrides.task)
     try:
-        overrides = OverridesParser.create().parse_overrides(args)
-        return sum(len(batch) for batch in BasicSweeper.split_arguments(overrides, None))
-    except Exception:  # noqa: BLE001 - e.g. a glob sweep needs Hydra's config loader
+        overrides = OverridesParser.create(config_loader=_config_loader()).parse_overrides(args)
+        batches = BasicSweeper.split_arguments(overrides, None)
+    except Exception:  # noqa: BLE001 - Hydra's own sweeper reports what it cannot read
         return None
+    return [list(job) for batch in batches for job in batch]
 
 
-def record_status(job: str, status: str, message: str = "", key: str | None = None) -> None:
-    """Called in the job's process: leave this cell's status (and key) for the launching process."""
+def check_grid(config: DictConfig) -> int | None:
+    """Compose and check every grid point as its cell will (`validate.check_cell`), before any
+    cell runs; return the number of grid points (None if it cannot be worked out).
+
+    Raises ConfigError for the first bad point: one line naming the key, the value and the
+    fix. A point that does not compose (a bad override) is left to Hydra's sweeper, which
+    composes every job too and whose messages the CLI shortens to one line. Each data set
+    (name, root) is looked at once.
+    """
+    jobs = grid_points(config)
+    loader = _config_loader()
+    if jobs is None or loader is None:
+        return None if jobs is None else len(jobs)
+    seen_data: set[tuple[Any, Any]] = set()
+    for job in jobs:
+        try:
+            cfg = loader.load_sweep_config(config, job)
+        except (HydraException, OmegaConfBaseException):
+            return len(jobs)
+        with open_dict(cfg):
+            del cfg["hydra"]  # as Hydra hands the cell its config
+        data = (cfg.data.get("name"), cfg.data.get("root"))
+        if data in seen_data:
+            validate(cfg)
+        else:
+            check_cell(cfg)
+            seen_data.add(data)
+    return len(jobs)
+
+
+def record_status(
+    job: str, status: str, message: str = "", key: str | None = None, where: str | None = None
+) -> None:
+    """Called in the job's process: leave this cell's status, key and experiment folder for the
+    launching process."""
     folder = os.environ.get(STATUS_ENV)
     if folder:
         write_json_atomic(
-            Path(folder) / f"{job}.json", {"status": status, "message": message, "key": key}
+            Path(folder) / f"{job}.json",
+            {"status": status, "message": message, "key": key, "where": where},
         )
+
+
+def write_folders(folders: list[str]) -> None:
+    """Tell a caller (the Makefile) where the cells went: $KDBENCH_FOLDERS_FILE, one a line."""
+    target = os.environ.get(FOLDERS_FILE_ENV)
+    if target:
+        Path(target).write_text("".join(f"{f}\n" for f in folders))
 
 
 def _statuses(folder: str | Path) -> list[dict[str, Any]]:
@@ -129,6 +213,7 @@ def collect_tally() -> Tally | None:
             invalid.append(str(status.get("message", "")))
         tally[name] += 1
     tally.invalid_messages = sorted(set(invalid))
+    tally.folders = sorted({str(s["where"]) for s in statuses if s.get("where")})
     planned, _planned[0] = _planned[0], None
     if planned is not None:
         tally["planned"] = planned

@@ -15,12 +15,19 @@ from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from kdbench.config import EfficiencyConfig, KdbenchConfig, RecipeConfig, model_size
-from kdbench.data import DATASETS
+from kdbench.config import (
+    DataConfig,
+    EfficiencyConfig,
+    KdbenchConfig,
+    ModelConfig,
+    RecipeConfig,
+    model_size,
+)
+from kdbench.data import DATASETS, check_data
 from kdbench.distill import parse_params
 from kdbench.efficiency import BACKENDS, EXPORTERS
 from kdbench.errors import ConfigError
-from kdbench.models import MODELS
+from kdbench.models import MODELS, size_keys
 from kdbench.optim import OPTIMIZERS, SCHEDULES
 from kdbench.progress import PROGRESS_MODES
 from kdbench.stages import parse_stage
@@ -161,23 +168,14 @@ def validate(cfg: DictConfig | KdbenchConfig) -> KdbenchConfig:
         _check(
             model.name in MODELS, f"{key}.name", model.name, f"known models: {', '.join(MODELS)}"
         )
-        if model.width is not None:
-            _check(model.width > 0, f"{key}.width", model.width, "must be > 0")
-        build = MODELS.get(model.name)
-        for size_key in model_size(model):
-            _check(
-                size_key in build.size_keys,  # type: ignore[attr-defined]
-                f"{key}.{size_key}",
-                getattr(model, size_key),
-                f"model {model.name!r} has no size key {size_key}; its size keys: "
-                f"{', '.join(build.size_keys) or 'none'}",  # type: ignore[attr-defined]
-            )
+        _check_size_keys(key, model)
     _check(
         c.data.name in DATASETS, "data.name", c.data.name, f"known data sets: {', '.join(DATASETS)}"
     )
     _check(
         0 < c.data.val_fraction < 1, "data.val_fraction", c.data.val_fraction, "must be in (0, 1)"
     )
+    _check_data_counts(c.data)
     c.distill = d = parse_params(c.distill)  # the method's own dataclass, or ConfigError
     c.stages = [parse_stage(node, i) for i, node in enumerate(c.stages)]
     _check(d.T > 0, "distill.T", d.T, "the temperature must be > 0")
@@ -220,6 +218,52 @@ def validate(cfg: DictConfig | KdbenchConfig) -> KdbenchConfig:
         c.progress in PROGRESS_MODES, "progress", c.progress, f"one of {', '.join(PROGRESS_MODES)}"
     )
     _check_logger(c.logger.name)
+    return c
+
+
+_FRACTIONS = ("dropout", "input_dropout")
+_POSITIVE = ("depth", "width", "embed_dim", "heads", "mlp_ratio", "patch_size", "kernel_size")
+_POSITIVE += ("max_norm",)
+
+
+def _check_size_keys(key: str, model: ModelConfig) -> None:
+    """A size key the model has, with a positive value (`student=cnn student.depth=1` is refused
+    here, before any cell, instead of failing every cell of a sweep)."""
+    accepted = size_keys(model.name)
+    for size_key, value in model_size(model).items():
+        _check(
+            size_key in accepted,
+            f"{key}.{size_key}",
+            value,
+            f"model {model.name!r} has no size key {size_key}; its size keys are: "
+            f"{', '.join(sorted(accepted)) or 'none'} (drop {key}.{size_key} or pick another model)",
+        )
+        if size_key in _FRACTIONS:
+            _check(0 <= value < 1, f"{key}.{size_key}", value, "must be in [0, 1)")
+        elif size_key in _POSITIVE:
+            _check(value > 0, f"{key}.{size_key}", value, "must be > 0")
+
+
+def _check_data_counts(data: DataConfig) -> None:
+    """Counts and sizes of the data node: positive (a negative subset would slice silently)."""
+    for name in ("train_subset", "test_subset"):
+        value = getattr(data, name)
+        if value is not None:
+            _check(value >= 1, f"data.{name}", value, "must be >= 1 (or null for all)")
+    _check(data.num_samples >= 1, "data.num_samples", data.num_samples, "must be >= 1")
+    _check(data.image_size >= 1, "data.image_size", data.image_size, "must be >= 1")
+    if data.num_classes is not None:
+        _check(data.num_classes >= 2, "data.num_classes", data.num_classes, "must be >= 2")
+
+
+def check_cell(cfg: DictConfig | KdbenchConfig) -> KdbenchConfig:
+    """`validate`, then the data set's own cheap check (does data.root hold it?).
+
+    What every grid point goes through before the first cell of a sweep trains, and a
+    single run before its cell starts: a wrong path is one line, not a failed record.
+    """
+    c = validate(cfg)
+    check_data(c.data)
     return c
 
 

@@ -36,6 +36,19 @@ STUDENTS = options("student")
 assert "resnet20" in STUDENTS and "kd" in options("distill")  # the lists are really read
 MODELS = ", ".join(REGISTERED_MODELS)
 
+CIFAR_MISSING = (
+    "data.root=/missing does not hold data_batch_1, data_batch_2, data_batch_3, data_batch_4, "
+    "data_batch_5, test_batch; download the python version of CIFAR-10, unpack it and set "
+    "data.root=<folder containing cifar-10-batches-py>"
+)
+FOLDER_MISSING = (
+    "data.root=/missing does not exist; point data.root at a folder with train/<class>/* and "
+    "test/<class>/*"
+)
+NO_DEPTH = (
+    "student.depth=1 is invalid: model 'cnn' has no size key depth; its size keys are: width "
+    "(drop student.depth or pick another model)"
+)
 CASES = [
     # (overrides, exact stderr line)
     (["student=foo"], f"student=foo is unknown: known student options: {STUDENTS}"),
@@ -102,6 +115,18 @@ CASES = [
         for n in ("", "../../escaped", "/tmp/abs", "..", "a/b")
     ],
     (["-m", "name=ok,.."], f"name='..' is invalid: {NAME_RULE}"),
+    # issue 28: input mistakes of every grid point found before any cell trains
+    (["data=cifar10", "data.root=/missing"], CIFAR_MISSING),
+    (["-m", "data=cifar10", "data.root=/missing", "seed=0,1"], CIFAR_MISSING),
+    (["-m", "seed=0,1", "data=synthetic,cifar10", "data.root=/missing"], CIFAR_MISSING),
+    (["-m", "data=imagefolder", "data.root=/missing", "seed=0,1"], FOLDER_MISSING),
+    (["-m", "student=cnn", "student.depth=1", "seed=0,1"], NO_DEPTH),
+    (["-m", "student=resnet8,cnn", "student.depth=1"], NO_DEPTH),
+    (["data.train_subset=-5"], "data.train_subset=-5 is invalid: must be >= 1 (or null for all)"),
+    (
+        ["-m", "data.test_subset=10,0"],
+        "data.test_subset=0 is invalid: must be >= 1 (or null for all)",
+    ),
 ]
 
 
@@ -119,11 +144,20 @@ def test_bad_input_is_one_line_and_exit_2(overrides, message, tmp_path, monkeypa
     assert "Traceback" not in out
     outside = [p for p in tmp_path.rglob("*") if results not in (p, *p.parents)]
     assert set(outside) <= {tmp_path / "a", tmp_path / "a" / "b"}, outside  # nothing escaped
-    records = find_records(tmp_path)
-    if overrides != ["seed=0,-1", "distill=none", "efficiency.enabled=false"]:
-        assert not records  # nothing ran
-    else:  # a sweep's invalid cell is refused; its valid cells still run, once each
-        assert len(records) == 1 and "-s0-" in records[0].parent.name
+    assert not find_records(tmp_path)  # nothing ran: in a sweep, every point is checked first
+
+
+def test_a_slurm_launcher_without_srun_is_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr("kdbench.sweep.shutil.which", lambda name: None)
+    args = ["-m", *SMOKE, f"results_dir={tmp_path}", "hydra/launcher=slurm"]
+    code, _, err = cli(args, monkeypatch, capsys)
+    assert code == 2
+    assert err.splitlines() == [
+        "kdbench: error: hydra/launcher=slurm needs SLURM's `srun`, not found on this machine: "
+        "run on the cluster's login node, or use hydra/launcher=submitit_local to run the same "
+        "path locally"
+    ]
+    assert not find_records(tmp_path)
 
 
 def _inject(monkeypatch, exc: BaseException) -> None:

@@ -23,18 +23,21 @@ def sweep(args: list[str], cwd) -> subprocess.CompletedProcess:
 
 
 def test_joblib_launcher_runs_a_tiny_grid_with_a_tally(tmp_path):
-    # One good cell and one invalid one, in two worker processes.
     grid = ["-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", *SMOKE, "name=par"]
-    grid += ["distill=none", "train.epochs=0,5"]
-    run = sweep(grid, tmp_path)
-    # The invalid cell is refused, never started; it is the user's to fix: exit 2, one line.
+    grid += ["distill=none"]
+    # An invalid grid point is refused before any worker starts: exit 2, one line, no record.
+    run = sweep([*grid, "train.epochs=0,5"], tmp_path)
     assert run.returncode == 2, run.stderr
-    assert run.stdout.splitlines()[-1] == "1 ok, 0 failed, 0 skipped, 1 invalid"
     assert run.stderr.splitlines() == ["kdbench: error: train.epochs=0 is invalid: must be >= 1"]
-    (record,) = records_of(tmp_path / "results/par")
-    assert record["status"] == "ok" and record["resolved"]["train"]["epochs"] == 5
+    assert not records_of(tmp_path / "results")
+    # Two cells in two worker processes: the same tally as in one process.
+    run = sweep([*grid, "seed=0,1"], tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines()[-1] == "2 ok, 0 failed, 0 skipped"
+    records = records_of(tmp_path / "results/par")
+    assert [r["status"] for r in records] == ["ok", "ok"]
     # Each job trains with its share of the cores, not all of them.
-    assert record["training"]["threads"] == max(1, (os.cpu_count() or 1) // 2)
+    assert records[0]["training"]["threads"] == max(1, (os.cpu_count() or 1) // 2)
 
 
 @pytest.mark.slow

@@ -20,6 +20,7 @@ from kdbench.report import (
     to_markdown,
     write_report,
 )
+from kdbench.report.console import console_table
 
 
 def make_record(
@@ -204,8 +205,16 @@ def test_groups_cover_method_specific_settings_and_students_and_data():
 
 def test_a_group_whose_every_seed_failed_is_kept():
     recs = base_grid() + [make_record(T=8.0, seed=s, error="boom") for s in range(2)]
-    t8 = row(summarize(frame(recs)), method="kd", T=8.0)
+    summary = summarize(frame(recs))
+    t8 = row(summary, method="kd", T=8.0)
     assert (t8["n"], t8["n_failed"]) == (0, 2) and math.isnan(t8["top1_mean"])
+    # ... in summary.csv; the tables show it only among the failed cells (issue 28)
+    md = to_markdown(summary, failure_table(frame(recs)))
+    main, _, failed = md.partition("Failed cells")
+    assert "| 8 " not in main and "| 4 " in main
+    assert console_table(summary).count("\n") == console_table(summary[summary["T"] != 8]).count(
+        "\n"
+    )
 
 
 def test_failed_records_are_listed_with_their_error():

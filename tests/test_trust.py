@@ -101,7 +101,7 @@ def test_labels_are_short_and_disambiguated_only_on_clashes(smoke_config):
     c = report_settings(smoke_config("distill=kd", "data.train_subset=100"))
     assert c["epochs"] == 20 and c["teacher_epochs"] == 30  # train.* vs teacher.recipe.*
     assert c["lr"] == 0.05 and c["teacher_lr"] == 0.05 and c["train_subset"] == 100
-    assert c["student"] == "cnn-w0.25" and c["student_width"] == 0.25 and c["teacher"] == "cnn-w2"
+    assert c["student"] == "cnn_small" and c["student_width"] == 0.25 and c["teacher"] == "cnn_x2"
     assert not any(k.startswith("efficiency") or "." in k for k in c)
     # a method without a teacher has the same labels for the student's settings
     alone = report_settings(smoke_config("distill=none"))
@@ -261,7 +261,7 @@ def test_a_diverging_teacher_fails_the_cell_naming_the_teacher(smoke_config):
     cfg = smoke_config("distill=kd", "teacher.recipe.optim.lr=1e30", "efficiency.enabled=false")
     record = run_cell(cfg)
     assert record["status"] == "diverged"
-    assert record["error"]["message"].startswith("teacher cnn-w2: loss became NaN/Inf")
+    assert record["error"]["message"].startswith("teacher cnn_x2: loss became NaN/Inf")
     assert record["error"]["message"].endswith("(try a lower teacher.recipe.optim.lr)")
 
 

@@ -72,7 +72,7 @@ def test_ensemble_logits_soften_to_the_mean_distribution():
 def test_ensemble_teacher_runs_a_cell(smoke_config):
     record = run_cell(smoke_config("teacher=ensemble_digits", "name=ens"))
     assert record["status"] == "ok", record.get("error")
-    assert record["config"]["teacher"] == "cnn-w2+resnet8"
+    assert record["config"]["teacher"] == "cnn_x2+resnet8"
     assert len(record["teacher"]) and record["teacher_metrics"]["top1"] >= 0
     # members are stored like single teachers: a second cell reuses them
     again = run_cell(smoke_config("teacher=ensemble_digits", "name=ens", "seed=1"))

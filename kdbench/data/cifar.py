@@ -16,7 +16,7 @@ import numpy as np
 from kdbench.config import DataConfig
 from kdbench.data.base import TensorData
 from kdbench.data.images import image_data
-from kdbench.data.registry import DATASETS
+from kdbench.data.registry import DATA_CHECKS, DATASETS
 from kdbench.data.safe_pickle import safe_load
 from kdbench.errors import KdbenchError
 
@@ -106,3 +106,13 @@ def cifar10(cfg: DataConfig) -> TensorData:
 @DATASETS.register("cifar100")
 def cifar100(cfg: DataConfig) -> TensorData:
     return load_cifar(cfg, CIFAR100)
+
+
+@DATA_CHECKS.register("cifar10")
+def check_cifar10(cfg: DataConfig) -> None:
+    find_batches(cfg.root, CIFAR10)  # file existence only: cheap enough for every grid point
+
+
+@DATA_CHECKS.register("cifar100")
+def check_cifar100(cfg: DataConfig) -> None:
+    find_batches(cfg.root, CIFAR100)

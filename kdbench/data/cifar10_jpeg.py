@@ -22,7 +22,7 @@ from kdbench.config import DataConfig
 from kdbench.data.archives import verify_archive as verify_sha256
 from kdbench.data.base import TensorData
 from kdbench.data.imagefolder import cache_root, load_image_folder
-from kdbench.data.registry import DATASETS
+from kdbench.data.registry import DATA_CHECKS, DATASETS
 from kdbench.errors import KdbenchError
 
 SHA256 = "6254f53a1bc70afc08c46178959354e8597763b03706815cc50b5e2cdff16569"
@@ -35,6 +35,14 @@ def archive_path(root: str | None) -> Path:
     """`data.root`, else $KDBENCH_CIFAR10_JPEG, else ../shared/data/ beside the repository."""
     chosen = root or os.environ.get("KDBENCH_CIFAR10_JPEG")
     return Path(chosen).expanduser() if chosen else DEFAULT_ARCHIVE
+
+
+def check_archive_exists(path: Path) -> None:
+    if not path.is_file():
+        raise KdbenchError(
+            f"CIFAR-10 (JPEG) archive {path} not found; set data.root=<path to "
+            "cifar10-jpeg.tar.xz> or KDBENCH_CIFAR10_JPEG"
+        )
 
 
 def verify_archive(path: Path, expected: str = SHA256) -> None:
@@ -70,6 +78,12 @@ def unpack(archive: Path, expected: str = SHA256, cache: Path | None = None) -> 
 def cifar10_jpeg(cfg: DataConfig) -> TensorData:
     folder = unpack(archive_path(cfg.root))
     return load_image_folder(cfg, folder, DISPLAY_NAME)
+
+
+@DATA_CHECKS.register("cifar10_jpeg")
+def check_cifar10_jpeg(cfg: DataConfig) -> None:
+    """The archive is there (its sha256 is checked by the loader, once: it costs seconds)."""
+    check_archive_exists(archive_path(cfg.root))
 
 
 def main() -> None:

@@ -21,7 +21,7 @@ from filelock import FileLock
 from kdbench.config import DataConfig
 from kdbench.data.base import TensorData
 from kdbench.data.images import image_data
-from kdbench.data.registry import DATASETS
+from kdbench.data.registry import DATA_CHECKS, DATASETS
 from kdbench.errors import KdbenchError
 from kdbench.fileio import write_atomic
 
@@ -45,9 +45,24 @@ def _files(folder: Path, root: Path) -> list[tuple[str, str]]:
     return out
 
 
+FOLDER_FIX = "point data.root at a folder with train/<class>/* and test/<class>/*"
+
+
+def check_folder(root: Path) -> None:
+    """The cheap part of `scan`: root is a folder with train/ and test/ holding a class folder."""
+    if not root.exists():
+        raise KdbenchError(f"data.root={root} does not exist; {FOLDER_FIX}")
+    if not root.is_dir():
+        raise KdbenchError(f"data.root={root} is not a folder; {FOLDER_FIX}")
+    for split in ("train", "test"):
+        folder = root / split
+        if not folder.is_dir() or not any(p.is_dir() for p in folder.iterdir()):
+            raise KdbenchError(f"{folder} is missing or has no class folders; {FOLDER_FIX}")
+
+
 def scan(root: Path) -> dict[str, list[tuple[str, str]]]:
     """The files of each split present; raises KdbenchError naming the path and the fix."""
-    fix = "point data.root at a folder with train/<class>/* and test/<class>/*"
+    fix = FOLDER_FIX
     if not root.exists():
         raise KdbenchError(f"data.root={root} does not exist; {fix}")
     if not root.is_dir():
@@ -169,11 +184,23 @@ def load_image_folder(cfg: DataConfig, root: Path, display_name: str) -> TensorD
     )
 
 
-@DATASETS.register("imagefolder")
-def imagefolder(cfg: DataConfig) -> TensorData:
+def _root(cfg: DataConfig) -> Path:
     if not cfg.root:
         raise KdbenchError(
             "data.root is not set for imagefolder; set data.root=<folder with train/ and test/>"
         )
-    root = Path(cfg.root).expanduser()
+    return Path(cfg.root).expanduser()
+
+
+@DATASETS.register("imagefolder")
+def imagefolder(cfg: DataConfig) -> TensorData:
+    root = _root(cfg)
     return load_image_folder(cfg, root, f"image folder {root.name}")
+
+
+@DATA_CHECKS.register("imagefolder")
+def check_imagefolder(cfg: DataConfig) -> None:
+    try:
+        check_folder(_root(cfg))
+    except PermissionError as exc:
+        raise KdbenchError(f"cannot read {exc.filename}; fix its permissions") from None

@@ -18,6 +18,7 @@ from kdbench.models.registry import (
     list_models,
     models_for,
     register_model,
+    size_keys,
 )
 
 __all__ = [
@@ -30,4 +31,5 @@ __all__ = [
     "list_models",
     "models_for",
     "register_model",
+    "size_keys",
 ]

@@ -90,6 +90,11 @@ def create_model(
     return MODELS.get(name)(num_classes=num_classes, spec=spec, **size)
 
 
+def size_keys(name: str) -> set[str]:
+    """The size keys (depth, width, ...) model `name`'s builder accepts."""
+    return set(MODELS.get(name).size_keys)  # type: ignore[attr-defined]
+
+
 def list_models() -> list[str]:
     return MODELS.names()
 

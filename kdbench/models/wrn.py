@@ -64,5 +64,6 @@ def wrn(num_classes: int, in_channels: int, depth: int, width: float) -> WideRes
     return WideResNet(num_classes, in_channels, depth, width)
 
 
-for _depth, _width in ((16, 1), (16, 2), (16, 4), (28, 2), (40, 1), (40, 2), (40, 4)):
-    register_model(f"wrn_{_depth}_{_width}", depth=_depth, width=float(_width))(wrn)
+for _depth in (16, 28, 40):
+    for _width in (1, 2, 4):
+        register_model(f"wrn_{_depth}_{_width}", depth=_depth, width=float(_width))(wrn)

@@ -34,6 +34,7 @@ def _spread(mean: object, std: object, signed: bool = False) -> str:
 def console_table(summary: pd.DataFrame) -> str:
     """Plain-text table, at most WIDTH characters a line; Δ shows ± its 95 % CI half-width
     where the summary has it, else ± std."""
+    summary = summary[summary["n"] > 0]  # every-seed-failed groups: the failed-cells table
     if summary.empty:
         return "(no finished cells)"
 

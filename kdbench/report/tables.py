@@ -275,6 +275,12 @@ def footnote(summary: pd.DataFrame, fmt: str = "md") -> str:
     return text
 
 
+def finished_rows(summary: pd.DataFrame) -> pd.DataFrame:
+    """The rows with a finished cell: a group whose every seed failed is shown only in the
+    failed-cells table (summary.csv keeps it, with n = 0)."""
+    return summary[summary["n"] > 0]
+
+
 def _constants_line(summary: pd.DataFrame) -> str:
     _, constant = _shown_settings(summary, _keys(summary))
     if not constant:
@@ -288,6 +294,7 @@ def to_markdown(summary: pd.DataFrame, failures: pd.DataFrame) -> str:
     if summary.empty or summary["n"].sum() == 0:
         parts.append(NO_RESULTS)
     else:
+        summary = finished_rows(summary)
         const = _constants_line(summary)
         if const:
             parts.append(const + ".")
@@ -310,6 +317,7 @@ def to_latex(summary: pd.DataFrame, failures: pd.DataFrame) -> str:
     if summary.empty or summary["n"].sum() == 0:
         parts.append("% " + NO_RESULTS)
     else:
+        summary = finished_rows(summary)
         const = _constants_line(summary)
         if const:
             parts.append("% " + const)

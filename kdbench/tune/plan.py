@@ -69,7 +69,17 @@ def check_tune(t: TuneConfig) -> None:
         )
 
 
+def check_experiment(experiment: str) -> None:
+    """`experiment` is optional in the defaults list: a typo would silently tune nothing."""
+    known = sorted(p.stem for p in (Path(CONF_DIR) / "experiment").glob("*.yaml"))
+    if experiment not in known:
+        raise ConfigError(
+            f"experiment {experiment!r} is unknown: known experiments: {', '.join(known)}"
+        )
+
+
 def make_plan(experiment: str, overrides: list[str]) -> Plan:
+    check_experiment(experiment)
     base = compose_cell([f"experiment={experiment}", *overrides])
     check_tune(base.tune)
     methods = list(base.tune.methods) or sweep_methods([f"experiment={experiment}", *overrides])
