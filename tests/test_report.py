@@ -247,7 +247,9 @@ def test_markdown_and_latex_rows_cells_and_bold_best():
     assert "**2.00 ± 1.00**" in kd4  # best Δ
     alone = next(line for line in lines if "| none " in line)
     assert "91.00 ± 1.00" in alone and "**91.00" not in alone
-    assert "Same in every row: data=digits, teacher=cnn-w2" in md
+    # the student alone has no teacher: the teacher is said for the rows that have one
+    assert "Same in every row: data=digits." in md
+    assert "Same in the rows of kd: teacher=cnn-w2, alpha=0.9" in md
     tex = to_latex(s, failure_table(frame(base_grid())))
     assert "\\toprule" in tex and "\\midrule" in tex and "\\bottomrule" in tex
     assert "\\textbf{93.00 $\\pm$ 1.00}" in tex
