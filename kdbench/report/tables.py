@@ -315,6 +315,11 @@ def footnote(summary: pd.DataFrame, fmt: str = "md") -> str:
         if n.min() < 2:
             text += " Rows with n < 2 pairs have no CI or p: a t-interval needs 2 seeds."
         parts.append(text)
+    if any(c.startswith("latency_ms_") and c.endswith("_mean") for c in summary):
+        parts.append(
+            "Latency (ms): one per architecture, the median over every cell of the same "
+            "student, input and host, ± the std over those cells."
+        )
     if parts:
         parts.append("Other ± are the std over seeds.")
     text = " ".join(parts)
