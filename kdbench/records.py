@@ -128,8 +128,10 @@ def _setting_table(canonical: dict[str, Any]) -> list[tuple[str, str, Any]]:
     Derived display labels come first: `method` (the `distill=` option the user
     chose: the method's `label`, else its name), `teacher` and `student` (the
     models' labels, e.g. `cnn-w2`, `resnet8x4+wrn_40_2`), `w1`/`w2` (the loss
-    weights, whichever form was given). Then every leaf of the canonical config
-    but measurement-only settings (`efficiency.*`) and the derived ones' raw form.
+    weights, whichever form was given; None for the student alone, which trains on the
+    labels alone: a table leaves them blank, not weights that do not apply). Then every leaf
+    of the canonical config but measurement-only settings (`efficiency.*`) and the derived
+    ones' raw form.
     """
     distill = dict(canonical.get("distill") or {})
     teacher = canonical.get("teacher")
@@ -140,8 +142,10 @@ def _setting_table(canonical: dict[str, Any]) -> list[tuple[str, str, Any]]:
         w1, w2 = float(distill["w1"]), float(distill["w2"])
     elif uses_teacher and distill.get("alpha") is not None:
         w1, w2 = 1.0 - float(distill["alpha"]), float(distill["alpha"])
-    else:
+    elif uses_teacher:
         w1, w2 = 1.0, 0.0
+    else:  # the student alone: cross-entropy alone, no weighted sum whose weights could apply
+        w1, w2 = None, None
     table: list[tuple[str, str, Any]] = [
         ("method", "distill.label", distill.get("label") or name),
         ("teacher", "teacher", _teacher_label(teacher) if uses_teacher else None),

@@ -159,7 +159,7 @@ def test_progress_lines_appear_when_stdout_is_not_a_terminal(smoke_config, capsy
     run_cell(smoke_config("name=prog", "distill=kd", "trainer.max_epochs_cap=2"))
     lines = capsys.readouterr().out.splitlines()
     teacher = [x for x in lines if x.startswith("teacher cnn-w2: epoch")]
-    cell = [x for x in lines if x.startswith("cnn-w0.25 kd T=4 w2=0.9 s0: epoch")]
+    cell = [x for x in lines if x.startswith("cnn_small kd T=4 w2=0.9 s0: epoch")]
     assert [x.split("epoch ")[1][:3] for x in teacher] == ["1/2", "2/2"]
     assert len(cell) == 2
     for line in teacher + cell:
@@ -269,5 +269,5 @@ def test_report_prints_host_and_deploy_lines(smoke_config, capsys):
     md = paths["md"].read_text()
     for text in (out, md):
         assert "latency measured on " in text and "1 thread(s)" in text
-        assert "deploy cnn-w0.25: " in text and "student.int8.onnx" in text
+        assert "deploy cnn_small: " in text and "student.int8.onnx" in text
     assert (sweep / "figures" / "curves.png").is_file()

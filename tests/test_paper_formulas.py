@@ -88,6 +88,21 @@ def ref_dist(s, t, beta, gamma, T):
     return T * T * (beta * inter + gamma * intra)
 
 
+def ref_dist_authors(s, t, beta, gamma, T, eps=1e-8):
+    """The authors' code (hunto's dist_kd.py): centred rows, <a, b> / (|a| |b| + eps)."""
+
+    def corr(a, b):
+        a = a - a.sum(1, keepdim=True) / a.shape[1]
+        b = b - b.sum(1, keepdim=True) / b.shape[1]
+        na, nb = torch.sqrt((a * a).sum(1)), torch.sqrt((b * b).sum(1))
+        return (a * b).sum(1) / (na * nb + eps)
+
+    ys, yt = softmax(s / T), softmax(t / T)
+    inter = 1 - corr(ys, yt).sum() / ys.shape[0]
+    intra = 1 - corr(ys.T, yt.T).sum() / ys.shape[1]
+    return T * T * (beta * inter + gamma * intra)
+
+
 def ref_fitnet(u_s, u_t):
     """Romero et al. (2015), eq. 3, as the references average it: mean (r(v_s) - u_t)^2."""
     return ((u_s - u_t) ** 2).sum() / u_s.numel()
@@ -125,6 +140,19 @@ def ref_pkt(fs, ft):
 
     p, q = cond(ft), cond(fs)
     return (p * torch.log(p / q)).sum() / p.numel()
+
+
+def ref_pkt_authors(fs, ft, eps=1e-7):
+    """The authors' code (Passalis, cosine_similarity_loss): eps in the norm and in the log."""
+
+    def cond(x):
+        x = x / (torch.sqrt((x * x).sum(dim=1, keepdim=True)) + eps)
+        x = torch.where(torch.isnan(x), torch.zeros_like(x), x)
+        k = (x @ x.T + 1) / 2
+        return k / k.sum(dim=1, keepdim=True)
+
+    p, q = cond(ft), cond(fs)
+    return (p * torch.log((p + eps) / (q + eps))).sum() / p.numel()
 
 
 def huber(x):
@@ -201,6 +229,12 @@ def case_dkd(scale, T):
 def case_dist(scale, T):
     s, t = logit_inputs(scale)
     dist = method("dist", T=T, dist_beta=2.0, dist_gamma=2.0)
+    return s, lambda s: dist(out(s), out(t), None), lambda s: ref_dist_authors(s, t, 2.0, 2.0, T)
+
+
+def case_dist_paper(scale, T):
+    s, t = logit_inputs(scale)
+    dist = method("dist", T=T, dist_beta=2.0, dist_gamma=2.0, dist_form="paper")
     return s, lambda s: dist(out(s), out(t), None), lambda s: ref_dist(s, t, 2.0, 2.0, T)
 
 
@@ -223,6 +257,16 @@ def case_sp(scale, T):
 def case_pkt(scale, T):
     s, t = embedding_inputs(scale)
     pkt = method("pkt")
+    return (
+        s,
+        lambda s: pkt(out(embedding=s), out(embedding=t), None),
+        lambda s: ref_pkt_authors(s, t),
+    )
+
+
+def case_pkt_paper(scale, T):
+    s, t = embedding_inputs(scale)
+    pkt = method("pkt", pkt_form="paper")
     return s, lambda s: pkt(out(embedding=s), out(embedding=t), None), lambda s: ref_pkt(s, t)
 
 
@@ -261,6 +305,9 @@ CASES = {
     "none": case_none,
 }
 
+#: The paper-exact forms kept as options where the default follows the authors' code.
+PAPER_FORMS = {"dist": case_dist_paper, "pkt": case_pkt_paper}
+
 
 def value_and_grad(fn, x):
     x = x.detach().clone().requires_grad_(True)
@@ -269,9 +316,9 @@ def value_and_grad(fn, x):
     return value.detach(), grad
 
 
-def relative_gaps(name, scale, T):
+def relative_gaps(name, scale, T, cases=CASES):
     """(value, gradient) relative differences of kdbench's loss from the reference."""
-    x, ours, reference = CASES[name](scale, T)
+    x, ours, reference = cases[name](scale, T)
     v, g = value_and_grad(ours, x)
     v_ref, g_ref = value_and_grad(reference, x)
     dv = (v - v_ref).abs().item() / max(v_ref.abs().item(), 1e-300)
@@ -295,6 +342,44 @@ def test_loss_and_gradient_match_the_paper(name, scale, T):
     dv, dg = relative_gaps(name, scale, T)
     assert dv <= RTOL, f"{name} value off by {dv:.2e} (scale {scale}, T {T})"
     assert dg <= RTOL, f"{name} gradient off by {dg:.2e} (scale {scale}, T {T})"
+
+
+@pytest.mark.parametrize("T", TEMPERATURES)
+@pytest.mark.parametrize("scale", SCALES)
+@pytest.mark.parametrize("name", sorted(PAPER_FORMS))
+def test_paper_exact_forms_match_the_paper(name, scale, T):
+    dv, dg = relative_gaps(name, scale, T, PAPER_FORMS)
+    assert dv <= RTOL, f"{name} (paper) value off by {dv:.2e} (scale {scale}, T {T})"
+    assert dg <= RTOL, f"{name} (paper) gradient off by {dg:.2e} (scale {scale}, T {T})"
+
+
+#: Where the authors' eps matters: confident logits (scale 30) for DIST, small embeddings
+#: (scale 1e-3, norms near PKT's eps) for PKT.
+AUTHORS_SCALES = {"dist": (1.0, 30.0), "pkt": (1e-3, 1.0, 30.0)}
+
+
+@pytest.mark.parametrize("T", TEMPERATURES)
+@pytest.mark.parametrize(
+    "name, scale", [(n, s) for n in sorted(AUTHORS_SCALES) for s in AUTHORS_SCALES[n]]
+)
+def test_dist_and_pkt_default_to_the_authors_code_to_1e6(name, scale, T):
+    """The default equals the authors' code (written out above) in value and gradient."""
+    s, _ = logit_inputs(30.0)
+    assert len(set(s.argmax(1).tolist())) < C  # some class is predicted by no sample
+    dv, dg = relative_gaps(name, scale, T)
+    assert dv <= 1e-6 and dg <= 1e-6, f"{name}: value {dv:.2e}, gradient {dg:.2e} (T {T})"
+
+
+@pytest.mark.parametrize("name, scale", [("dist", 30.0), ("pkt", 1e-3)])
+def test_the_paper_form_is_measurably_not_the_authors_code(name, scale):
+    """So the 1e-6 test above can fail: the paper form misses the authors' code by more."""
+    x, ours, _ = PAPER_FORMS[name](scale, 1.0)
+    _, _, authors = CASES[name](scale, 1.0)
+    v, g = value_and_grad(ours, x)
+    v_ref, g_ref = value_and_grad(authors, x)
+    dv = (v - v_ref).abs().item() / v_ref.abs().item()
+    dg = (g - g_ref).abs().max().item() / g_ref.abs().max().item()
+    assert max(dv, dg) > 1e-5
 
 
 @pytest.mark.parametrize("T", TEMPERATURES)
@@ -469,3 +554,17 @@ def validate_name(path):
 
 def test_shared_distill_defaults_match_the_base_dataclass():
     assert asdict(MethodParams()) == DISTILL_SHARED
+
+
+@pytest.mark.parametrize("option", ["dist_form", "pkt_form"])
+def test_a_loss_form_outside_its_choices_is_a_config_error(option):
+    from kdbench.errors import ConfigError
+
+    cls = METHODS.get(option.split("_")[0])
+    with pytest.raises(ConfigError, match=f"distill.{option}='exact' is invalid"):
+        cls.Params(**{option: "exact"}).check()
+
+
+@pytest.mark.parametrize("name", ["dist", "pkt"])
+def test_the_authors_form_is_the_default(name):
+    assert getattr(METHODS.get(name).Params(), f"{name}_form") == "authors"

@@ -271,3 +271,44 @@ def test_pareto_adds_the_int8_model_against_its_own_latency(summary):
     ys = [y for c in errorbar_series(int8) for y in c.lines[0].get_ydata()]
     assert ys and set(ys) <= set(summary["int8_top1_mean"])  # the int8 model's own top-1
     plt.close(fig)
+
+
+# ---------------------------------- issue 27: the bulk stays readable, one x per architecture
+
+
+def zoo_records():
+    """Seven methods within 2 pp of the student alone and one (`at`) 40 pp below it."""
+    recs = []
+    gains = {"kd": 1.0, "dkd": 1.5, "dist": -0.5, "sp": 0.5, "pkt": -1.0, "rkd": 0.2, "crd": 2.0}
+    for seed in (0, 1, 2):
+        recs.append(make_record(method="none", seed=seed, top1=90.0 + seed, latency_ms=0.05))
+        for i, (m, gain) in enumerate({**gains, "at": -40.0}.items()):
+            # each cell's own latency measurement differs (noise), the architecture is one
+            lat = 0.05 + 0.002 * ((i + seed) % 5)
+            recs.append(make_record(method=m, seed=seed, top1=90.0 + seed + gain, latency_ms=lat))
+    return recs
+
+
+def test_methods_axis_spans_the_bulk_and_marks_the_outlier_with_its_value(tmp_path):
+    s = summarize(frame(zoo_records()))
+    fig = methods_figure(s)
+    ax = fig.axes[0]
+    low, high = ax.get_ylim()
+    assert -5 < low < -1 and 2 < high < 6  # the bulk's range (CIs of 0 here), not -40
+    texts = [t.get_text() for t in ax.texts]
+    assert texts == ["-40.0 pp"]  # the outlier, named at the edge with its value
+    bars = [p for c in ax.containers if isinstance(c, BarContainer) for p in c.patches]
+    assert len(bars) == 8 and min(b.get_height() for b in bars) == pytest.approx(low)
+    save(fig, tmp_path / "methods")  # looked at by eye while writing this test
+
+
+def test_pareto_puts_one_architecture_at_one_x_with_a_visible_front(tmp_path):
+    s = summarize(frame(zoo_records()))
+    fig = pareto_figure(s)
+    ax = fig.axes[0]
+    xs = {round(x, 12) for c in errorbar_series(ax) for x in c.lines[0].get_xdata()}
+    assert len(xs) == 1  # every cell's latency is the architecture's median
+    front = next(line for line in ax.lines if line.get_label() == "Pareto front")
+    assert front.get_linewidth() >= 4 and front.get_color() != "0.75"
+    assert any("at 51.0%" in t.get_text() for t in ax.texts)  # the outlier, at the edge
+    save(fig, tmp_path / "pareto")

@@ -256,7 +256,9 @@ def test_markdown_and_latex_rows_cells_and_bold_best():
     assert "**2.00 ± 1.00**" in kd4  # best Δ
     alone = next(line for line in lines if "| none " in line)
     assert "91.00 ± 1.00" in alone and "**91.00" not in alone
-    assert "Same in every row: data=digits, teacher=cnn-w2" in md
+    # the student alone has no teacher: the teacher is said for the rows that have one
+    assert "Same in every row: data=digits." in md
+    assert "Same in the rows of kd: teacher=cnn-w2, alpha=0.9" in md
     tex = to_latex(s, failure_table(frame(base_grid())))
     assert "\\toprule" in tex and "\\midrule" in tex and "\\bottomrule" in tex
     assert "\\textbf{93.00 $\\pm$ 1.00}" in tex
@@ -266,7 +268,8 @@ def test_markdown_and_latex_rows_cells_and_bold_best():
 
 def test_best_is_min_for_ece_and_latency_and_max_for_accuracy():
     recs = [make_record(method="none", top1=90.0, ece=5.0, latency_ms=0.2)]
-    recs += [make_record(T=1.0, top1=92.0, ece=1.0, latency_ms=0.1)]
+    # latency is one per architecture: the smaller student is the fast one
+    recs += [make_record("cnn-w0.25", T=1.0, top1=92.0, ece=1.0, latency_ms=0.1)]
     recs += [make_record(T=4.0, top1=95.0, ece=3.0, latency_ms=0.3)]
     table = to_markdown(summarize(frame(recs)), failure_table(frame(recs)))
     block = table.split("\n\n")[1].splitlines()  # after the "Same in every row" line
@@ -278,6 +281,9 @@ def test_best_is_min_for_ece_and_latency_and_max_for_accuracy():
     assert rows["4"][header.index("top-1 (%)")] == "**95.00**"
     assert rows["1"][header.index("ECE (%)")] == "**1.00**"
     assert rows["1"][header.index("torch bs1 (ms)")] == "**0.100**"
+    # the two cnn-w0.5 cells (0.2 and 0.3 ms) share their median, ± the std over both
+    for key in ("", "4"):
+        assert rows[key][header.index("torch bs1 (ms)")] == "0.250 ± 0.071"
     assert rows[""][header.index("ECE (%)")] == "5.00"
 
 

@@ -87,10 +87,18 @@ def test_a_grid_over_epochs_and_a_data_setting_gives_one_row_per_setting(tmp_pat
     header = md.split("\n\n")[1].splitlines()[0]
     columns = [c.strip() for c in header.strip("|").split("|")]
     assert {"student", "method", "epochs", "num_samples"} <= set(columns)
+
     # constants said once, in the header line, with short labels; seed never a setting there
-    said = dict(p.split("=", 1) for p in const.removeprefix("Same in every row: ").split(", "))
-    for key, value in (("data", "synthetic"), ("teacher_epochs", "30"), ("lr", "0.05")):
+    def settings(line, prefix):
+        return dict(p.split("=", 1) for p in line.removeprefix(prefix).rstrip(". ").split(", "))
+
+    said = settings(const, "Same in every row: ")
+    for key, value in (("data", "synthetic"), ("lr", "0.05")):
         assert said[key] == value and key not in columns
+    # the teacher's settings are the kd rows' only: the student alone has no teacher
+    kd_line = next(line for line in md.splitlines() if line.startswith("Same in the rows of kd"))
+    assert settings(kd_line, "Same in the rows of kd: ")["teacher_epochs"] == "30"
+    assert "teacher_epochs" not in said and "teacher_epochs" not in columns
     assert "seed" not in said and not any("efficiency" in k or "." in k for k in said)
     # a label's parts are never shown twice
     for part in ("student_name", "student_width", "teacher_name", "base_method"):
@@ -328,3 +336,58 @@ def test_summary_csv_keeps_its_contract(tmp_path):
     for c in ("n", "top1_mean", "top1_std", "delta_top1_mean", "delta_top1_ci95"):
         assert c in cols
     assert {"delta_top1_p", "delta_top1_p_holm", "method"} <= cols
+
+
+# ------------------------------------------ "Same in every row": only what every row uses (27)
+
+
+def zoo_summary(tmp_path: Path) -> tuple[pd.DataFrame, str]:
+    """digits, the student alone and kd, dkd, at, 2 seeds: records as run_cell writes them."""
+    recs = []
+    for method in ("none", "kd", "dkd", "at"):
+        cfg = validate(compose_config(SMOKE + ["data=digits", f"distill={method}"], tmp_path))
+        for seed in (0, 1):
+            cfg.seed = seed
+            recs.append(fake_record(copy.deepcopy(cfg), 90.0 + seed))
+    df = records_frame([(r, None) for r in recs])
+    s = summarize(df)
+    return s, to_markdown(s, failure_table(df))
+
+
+def said_lines(md: str) -> dict[str, dict[str, str]]:
+    """'Same in ...' lines -> {scope: {setting: value}}."""
+    out = {}
+    for line in md.split("\n\n")[0].splitlines():
+        scope, _, text = line.partition(": ")
+        out[scope] = dict(p.split("=", 1) for p in text.rstrip(". ").split(", "))
+    return out
+
+
+def test_same_in_every_row_names_only_settings_every_row_uses(tmp_path):
+    s, md = zoo_summary(tmp_path)
+    said = said_lines(md)
+    every = said["Same in every row"]
+    for key in every:  # each has a value in every row, the student alone's included
+        assert s[key].notna().all(), f"{key} is said for every row but some row lacks it"
+    # settings of the synthetic set, which digits does not read, appear nowhere
+    for key in ("num_samples", "channels", "image_size", "augment"):
+        assert not any(key in settings for settings in said.values()), key
+    assert every["data"] == "digits" and every["split_seed"] == "0"
+    # a method's own settings are said for its rows; the teacher's for the rows with one
+    assert said["Same in the rows of dkd"]["dkd_beta"] == "8"
+    assert said["Same in the rows of at"]["at_p"] == "2"
+    assert said["Same in the rows of every method but none"]["teacher"] == "cnn_x2"
+    assert "T" not in every and said["Same in the rows of dkd, kd"]["T"] == "4"
+
+
+def test_a_weight_that_does_not_apply_is_blank(tmp_path):
+    s, md = zoo_summary(tmp_path)
+    assert math.isnan(s.loc[s["method"] == "none", "w2"].iloc[0])
+    table = md.split("\n\n")[1].splitlines()
+    header = [c.strip() for c in table[0].strip("|").split("|")]
+    alone = next(r for r in table[2:] if "| none " in r)
+    cells = [c.strip() for c in alone.strip("|").split("|")]
+    assert cells[header.index("w2")] == ""
+    assert cells[header.index("w1")] == ""  # kd's 0.1 and the others' 1 make it a column
+    alone = report_settings(validate(compose_config(SMOKE + ["distill=none"], tmp_path)))
+    assert alone["w1"] is None and alone["w2"] is None  # no weighted sum: no weights

@@ -128,17 +128,28 @@ def dkd_loss(
     return (alpha * tckd + beta * nckd) * T * T
 
 
-def _pearson_rows(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Pearson correlation of each row of `a` with the same row of `b`, without an eps.
+#: DIST's eps in the Pearson denominator, as the authors' code (hunto's `dist_kd.py`) has it.
+DIST_EPS = 1e-8
 
-    Each centred row is divided by its largest entry before its norm is taken, so
-    rows of tiny probabilities (confident logits) neither underflow nor meet an
-    additive eps. A constant row (no variation at all) has correlation 0.
+
+def _pearson_rows(a: torch.Tensor, b: torch.Tensor, eps: float = DIST_EPS) -> torch.Tensor:
+    """Pearson correlation of each row of `a` with the same row of `b`.
+
+    eps > 0 (default 1e-8, the authors' code): <a~, b~> / (|a~| |b~| + eps) of the centred
+    rows a~, b~. Where both rows barely vary (a class that no sample of the batch predicts,
+    at T = 1 with confident logits) eps outweighs |a~| |b~| and the correlation goes to 0.
+
+    eps = 0: the paper's correlation, with no eps. Each centred row is then divided by its
+    largest entry before its norm is taken, so rows of tiny probabilities neither
+    underflow nor overflow; a constant row (no variation at all) has correlation 0.
     """
+    a = a - a.mean(dim=1, keepdim=True)
+    b = b - b.mean(dim=1, keepdim=True)
+    if eps > 0:
+        return (a * b).sum(dim=1) / (a.norm(dim=1) * b.norm(dim=1) + eps)
     tiny = torch.finfo(a.dtype).tiny
 
     def unit(x: torch.Tensor) -> torch.Tensor:
-        x = x - x.mean(dim=1, keepdim=True)
         x = x / x.abs().amax(dim=1, keepdim=True).clamp_min(tiny)
         return x / x.norm(dim=1, keepdim=True).clamp_min(tiny)
 
@@ -146,26 +157,39 @@ def _pearson_rows(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def dist_parts(
-    logits_s: torch.Tensor, logits_t: torch.Tensor, T: float
+    logits_s: torch.Tensor, logits_t: torch.Tensor, T: float, eps: float = DIST_EPS
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(inter, intra) of Huang et al. (2022), eqs. 5-7, without T^2.
 
     inter = 1 - mean over samples of Pearson(p_s[i, :], p_t[i, :]); intra = the same
-    over classes of Pearson(p_s[:, j], p_t[:, j]), p = softmax(z / T). The authors'
-    code adds eps = 1e-8 to the denominator; here there is none (see `_pearson_rows`).
+    over classes of Pearson(p_s[:, j], p_t[:, j]), p = softmax(z / T).
+
+    Default eps = 1e-8 in the correlation's denominator, as the authors' code: their
+    published settings and results (T = 1 on ImageNet) belong to that form, and it
+    differs from the paper's at T = 1 with confident logits, where classes that no
+    sample predicts carry noise-level probabilities whose correlation eps zeroes.
+    eps = 0 is the paper's formula exactly (see `_pearson_rows`).
     """
     ps = torch.softmax(promote(logits_s) / T, dim=1)
     pt = torch.softmax(promote(logits_t) / T, dim=1)
-    inter = 1 - _pearson_rows(ps, pt).mean()
-    intra = 1 - _pearson_rows(ps.t(), pt.t()).mean()
+    inter = 1 - _pearson_rows(ps, pt, eps).mean()
+    intra = 1 - _pearson_rows(ps.t(), pt.t(), eps).mean()
     return inter, intra
 
 
 def dist_loss(
-    logits_s: torch.Tensor, logits_t: torch.Tensor, beta: float, gamma: float, T: float
+    logits_s: torch.Tensor,
+    logits_t: torch.Tensor,
+    beta: float,
+    gamma: float,
+    T: float,
+    eps: float = DIST_EPS,
 ) -> torch.Tensor:
-    """DIST = T^2 * (beta * inter + gamma * intra) (Huang et al., 2022, eq. 8)."""
-    inter, intra = dist_parts(logits_s, logits_t, T)
+    """DIST = T^2 * (beta * inter + gamma * intra) (Huang et al., 2022, eq. 8).
+
+    eps = 1e-8 (default) is the authors' code, eps = 0 the paper's formula (`dist_parts`).
+    """
+    inter, intra = dist_parts(logits_s, logits_t, T, eps)
     return T * T * (beta * inter + gamma * intra)
 
 
@@ -220,21 +244,42 @@ def sp_loss(fs: torch.Tensor, ft: torch.Tensor) -> torch.Tensor:
     return (gs - gt).pow(2).sum() / (b * b)
 
 
-def _pkt_conditional(x: torch.Tensor) -> torch.Tensor:
-    x = F.normalize(promote(x).flatten(1), dim=1)
+#: PKT's eps in the normalisation and in the log, as the authors' code (Passalis'
+#: `cosine_similarity_loss`) has it.
+PKT_EPS = 1e-7
+
+
+def _pkt_conditional(x: torch.Tensor, eps: float) -> torch.Tensor:
+    """Row-normalised cosine kernel (cos + 1) / 2 of the flattened rows of `x`.
+
+    eps > 0: each row is divided by (its norm + eps), as the authors' code; eps = 0:
+    by its norm (a zero row stays zero).
+    """
+    x = promote(x).flatten(1)
+    if eps > 0:
+        x = x / (x.norm(dim=1, keepdim=True) + eps)
+        x = torch.nan_to_num(x, nan=0.0)  # as the authors' code: NaN entries become 0
+    else:
+        x = F.normalize(x, dim=1)
     kernel = (x @ x.t() + 1.0) / 2.0  # cosine kernel, in [0, 1]
     return kernel / kernel.sum(dim=1, keepdim=True)
 
 
-def pkt_loss(fs: torch.Tensor, ft: torch.Tensor) -> torch.Tensor:
+def pkt_loss(fs: torch.Tensor, ft: torch.Tensor, eps: float = PKT_EPS) -> torch.Tensor:
     """PKT (Passalis & Tefas, 2018, eqs. 8-10): mean_ij p_ij log(p_ij / q_ij).
 
     p (teacher) and q (student) are the cosine kernel (cos + 1) / 2 normalised per
     row. Departs from the paper as the authors' code does (and RepDistiller, whose
     weight 30000 belongs to this form): j = i is included and the B^2 terms are
-    averaged, not summed. No eps inside the log (the authors' code adds 1e-7).
+    averaged, not summed.
+
+    Default eps = 1e-7, as the authors' code: rows divided by (norm + eps) and
+    mean p log((p + eps) / (q + eps)); the published weight and results belong to it.
+    eps = 0 is the formula without eps (p log p taken as 0 at p = 0).
     """
-    p, q = _pkt_conditional(ft), _pkt_conditional(fs)
+    p, q = _pkt_conditional(ft, eps), _pkt_conditional(fs, eps)
+    if eps > 0:
+        return (p * torch.log((p + eps) / (q + eps))).mean()
     return (torch.xlogy(p, p) - p * torch.log(q)).mean()
 
 

@@ -25,6 +25,7 @@ from scipy import stats as sps
 
 from kdbench.errors import KdbenchError
 from kdbench.report.frame import group_columns, method_settings, settings_of, value_columns
+from kdbench.report.latency import shared_latency
 from kdbench.report.vocab import BASELINE, IDENTITY, NOT_BASELINE_IDENTITY
 
 PAIRED_STATS = ("mean", "std", "n", "ci95", "p")
@@ -144,6 +145,9 @@ def summarize(df: pd.DataFrame, reference: str | None = None) -> pd.DataFrame:
       but the method's own: data, teacher, student, recipe, ...). Where the
       reference has several settings in a context (several T), the one with the
       best validation top-1 is the reference.
+    * `latency_ms_*_mean|std`: one latency per architecture (`report.latency`): the
+      median over every cell of the same student, input and host, ± the std over those
+      cells; `latency_cells` how many.
     * `alone_top1_mean`, `teacher_top1_mean` and `gap_closed` =
       (top1 - alone) / (teacher - alone) on the means, a fraction; empty where
       the teacher is not above the student alone by more than the student
@@ -165,6 +169,7 @@ def summarize(df: pd.DataFrame, reference: str | None = None) -> pd.DataFrame:
     if ok.empty:
         return _sort(counts, keys)
 
+    ok, latency_spread = shared_latency(ok)  # one latency per architecture, not per cell
     values = value_columns(ok, settings_of(df))
     base_keys = _baseline_keys(ok, keys)
     baseline = ok[ok["method"] == BASELINE]
@@ -183,6 +188,11 @@ def summarize(df: pd.DataFrame, reference: str | None = None) -> pd.DataFrame:
     grouped = ok.groupby(keys, dropna=False)
     stats = grouped[values].agg(["mean", "std"])
     stats.columns = [f"{col}_{stat}" for col, stat in stats.columns]
+    for col in latency_spread:  # the spread of the architecture's cells, not over seeds
+        name = col if col == "latency_cells" else f"{col}_std"
+        stats[name] = (
+            ok.assign(_spread=latency_spread[col]).groupby(keys, dropna=False)["_spread"].first()
+        )
     for metric in ("top1", "int8_top1"):  # the accuracies figures draw with CI bars
         if metric in ok:
             stats[f"{metric}_ci95"] = grouped[metric].agg(mean_ci95)

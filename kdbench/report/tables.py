@@ -12,6 +12,8 @@ from kdbench.efficiency.columns import TORCH_BACKEND, latency_column
 from kdbench.report.frame import group_columns
 from kdbench.report.vocab import (
     DAGGER,
+    DATA_READS,
+    DATA_SETTINGS,
     IDENTITY,
     LABEL_PARTS,
     PARTS,
@@ -109,14 +111,15 @@ def _fmt(value: float, digits: int, minus: str) -> str:
 
 
 def _shown_settings(summary: pd.DataFrame, keys: Sequence[str]) -> tuple[list[str], dict]:
-    """Settings worth a column, and the constant ones (said once, above the table).
+    """Settings worth a column, and those every row shares (said once, above the table).
 
-    `student` and `method` always show. Another setting with a single value
-    (empty cells aside: the student alone has no teacher or temperature) is
-    said once; one that varies shows. Never shown twice: the parts of a label
-    (`student_name`, `teacher_width`, `base_method`: their label says them) and a
-    loss-weight form that restates a shown one (`alpha` = `w2`). Any other setting
-    that varies shows, even where it happens to follow another column.
+    `student` and `method` always show. Another setting with a single value in
+    every row where it applies is said once: in "Same in every row" where every row
+    uses it, else in a line for the rows that do (`_scoped_constants`). A setting
+    that varies shows. Never shown twice: the parts of a label (`student_name`,
+    `teacher_width`, `base_method`: their label says them) and a loss-weight form that
+    restates a shown one (`alpha` = `w2`). Any other setting that varies shows, even
+    where it happens to follow another column.
     """
     constant = {}
     shown: list[str] = []
@@ -127,13 +130,59 @@ def _shown_settings(summary: pd.DataFrame, keys: Sequence[str]) -> tuple[list[st
         elif any(c in parts and label in keys for label, parts in LABEL_PARTS.items()):
             continue
         elif len(values) <= 1:
-            if len(values):
+            if len(values) and _applies(summary, c).all():
                 constant[c] = values[0]
         elif c not in WEIGHT_FORMS or not any(
             _same_partition(summary, c, s) for s in shown if s in WEIGHT_FORMS
         ):
             shown.append(c)
     return shown, constant
+
+
+def _applies(summary: pd.DataFrame, c: str) -> pd.Series:
+    """The rows that use setting `c`: it has a value there (a method's own setting is empty
+    in other methods' rows), and a data setting is one the row's data set reads."""
+    rows = summary[c].notna()
+    if c in DATA_SETTINGS and "data" in summary:
+        rows &= summary["data"].map(lambda d: c in DATA_READS.get(d, (c,)))
+    return rows
+
+
+def _scoped_constants(summary: pd.DataFrame, keys: Sequence[str]) -> dict[str, dict]:
+    """Single-valued settings that only some rows use, by the rows that use them.
+
+    The rows are named by their methods (`dkd`, `every method but none`) where the
+    setting follows the method, by their data set where it follows that, else "some
+    rows". A data setting that no row's data set reads is left out.
+    """
+    shown, constant = _shown_settings(summary, keys)
+    scoped: dict[str, dict] = {}
+    for c in keys:
+        if c in shown or c in constant or any(c in p and k in keys for k, p in LABEL_PARTS.items()):
+            continue
+        rows = _applies(summary, c)
+        values = summary.loc[rows, c].dropna().unique()
+        if len(values) != 1:
+            continue
+        scoped.setdefault(_scope(summary, rows), {})[c] = values[0]
+    return scoped
+
+
+def _scope(summary: pd.DataFrame, rows: pd.Series) -> str:
+    """Words for a set of rows: their methods, or their data set."""
+    for col in ("method", "data"):
+        if col not in summary:
+            continue
+        inside = summary.loc[rows, col].dropna().astype(str).unique().tolist()
+        if not (summary[col].astype(str).isin(inside) == rows).all():
+            continue  # the rows are not all of these methods' (data sets') rows
+        if col == "data":
+            return "data=" + ", ".join(inside)
+        outside = [v for v in summary[col].dropna().astype(str).unique() if v not in inside]
+        if outside and len(outside) < len(inside):
+            return "every method but " + ", ".join(outside)
+        return ", ".join(inside)
+    return "some rows"
 
 
 def _same_partition(df: pd.DataFrame, a: str, b: str) -> bool:
@@ -266,6 +315,11 @@ def footnote(summary: pd.DataFrame, fmt: str = "md") -> str:
         if n.min() < 2:
             text += " Rows with n < 2 pairs have no CI or p: a t-interval needs 2 seeds."
         parts.append(text)
+    if any(c.startswith("latency_ms_") and c.endswith("_mean") for c in summary):
+        parts.append(
+            "Latency (ms): one per architecture, the median over every cell of the same "
+            "student, input and host, ± the std over those cells."
+        )
     if parts:
         parts.append("Other ± are the std over seeds.")
     text = " ".join(parts)
@@ -281,12 +335,21 @@ def finished_rows(summary: pd.DataFrame) -> pd.DataFrame:
     return summary[summary["n"] > 0]
 
 
-def _constants_line(summary: pd.DataFrame) -> str:
-    _, constant = _shown_settings(summary, _keys(summary))
-    if not constant:
-        return ""
-    parts = [f"{k}={v:g}" if is_number(v) else f"{k}={v}" for k, v in constant.items()]
-    return "Same in every row: " + ", ".join(parts)
+def _constants_lines(summary: pd.DataFrame) -> list[str]:
+    """ "Same in every row: ..." (settings every row uses) and one line per group of rows
+    for the settings only they use (a method's own settings, the teacher's)."""
+    keys = _keys(summary)
+    _, constant = _shown_settings(summary, keys)
+    lines = []
+    if constant:
+        lines.append("Same in every row: " + _settings_text(constant))
+    for scope, settings in _scoped_constants(summary, keys).items():
+        lines.append(f"Same in the rows of {scope}: " + _settings_text(settings))
+    return lines
+
+
+def _settings_text(settings: dict) -> str:
+    return ", ".join(f"{k}={v:g}" if is_number(v) else f"{k}={v}" for k, v in settings.items())
 
 
 def to_markdown(summary: pd.DataFrame, failures: pd.DataFrame) -> str:
@@ -295,9 +358,9 @@ def to_markdown(summary: pd.DataFrame, failures: pd.DataFrame) -> str:
         parts.append(NO_RESULTS)
     else:
         summary = finished_rows(summary)
-        const = _constants_line(summary)
-        if const:
-            parts.append(const + ".")
+        lines = _constants_lines(summary)
+        if lines:
+            parts.append("  \n".join(line + "." for line in lines))
         table = display_table(summary, "md")
         n_settings = len(_shown_settings(summary, _keys(summary))[0])
         align = ["left"] * n_settings + ["right"] * (table.shape[1] - n_settings)
@@ -318,9 +381,7 @@ def to_latex(summary: pd.DataFrame, failures: pd.DataFrame) -> str:
         parts.append("% " + NO_RESULTS)
     else:
         summary = finished_rows(summary)
-        const = _constants_line(summary)
-        if const:
-            parts.append("% " + const)
+        parts.extend("% " + line for line in _constants_lines(summary))
         table = display_table(summary, "tex")
         n_settings = len(_shown_settings(summary, _keys(summary))[0])
         align = "l" * n_settings + "r" * (table.shape[1] - n_settings)

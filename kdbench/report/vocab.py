@@ -28,6 +28,22 @@ WEIGHT_FORMS = ("w2", "w1", "alpha")
 # Settings of the method, for records written before `resolved` carried their paths:
 # everything else in such an old `config` block is here.
 OLD_CONTEXT = ("data", "teacher", "student", *STUDENT_PARTS)
+# The data settings (report labels) each built-in data set reads (kdbench/data/*.py): a
+# table never says "Same in every row: num_samples=600" of digits, a setting of the synthetic
+# set only. A data set not named here (a plugin) is taken to read them all.
+_SPLIT = ("val_fraction", "split_seed")
+_IMAGES = (*_SPLIT, "root", "augment", "aug_seed", "train_subset", "test_subset")
+_FOLDER = (*_IMAGES, "num_classes", "channels", "image_size")
+DATA_READS: dict[str, tuple[str, ...]] = {
+    "digits": (*_SPLIT, "test_fraction"),
+    "synthetic": (*_SPLIT, "test_fraction", "augment", "aug_seed", "num_samples")
+    + ("num_classes", "channels", "image_size"),
+    "cifar10": _IMAGES,
+    "cifar100": _IMAGES,
+    "cifar10_jpeg": _FOLDER,
+    "imagefolder": _FOLDER,
+}
+DATA_SETTINGS = frozenset(s for reads in DATA_READS.values() for s in reads)
 SIGNIFICANCE = 0.05  # † marks Holm-adjusted p below this
 DAGGER = "†"
 

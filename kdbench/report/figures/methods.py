@@ -13,8 +13,10 @@ from kdbench.report.figures.style import (
     STYLE,
     TEACHER_STYLE,
     TWO_COLUMN_IN,
+    bulk_limits,
     has,
     legend_below,
+    mark_outlier,
     method_styles,
     std_or_zero,
 )
@@ -27,7 +29,10 @@ def methods_figure(summary: pd.DataFrame) -> plt.Figure | None:
     """Δ top-1 over the student alone per method (bars, 95 % CI of the seed-paired Δ) per pair.
 
     The student alone is the zero line; the teacher's lead over the student alone
-    is a dotted segment over each pair, so a bar reaching it closes the gap.
+    is a dotted segment over each pair, so a bar reaching it closes the gap. The axis
+    spans the bulk of the bars (`style.bulk_limits`): a method far outside it (a failed
+    run, -42 pp where the rest are within 2) is cut at the edge and its value written
+    there, so it does not flatten every other bar to a line at 0.
     """
     if not has(summary, "delta_top1_mean"):
         return None
@@ -40,6 +45,13 @@ def methods_figure(summary: pd.DataFrame) -> plt.Figure | None:
     pairs = sorted(rows.groupby(["teacher", "student"], dropna=False).groups)
     several_teachers = rows["teacher"].nunique() > 1
     width = 0.8 / len(methods)
+    lead = (rows.get("teacher_top1_mean", np.nan) - rows["alone_top1_mean"]).dropna()
+    limits, outlier = bulk_limits(
+        rows["delta_top1_mean"].to_numpy(),
+        std_or_zero(rows, "delta_top1_ci95"),
+        keep=(0.0, *lead.tolist()),
+    )
+    outlier = pd.Series(outlier, index=rows.index)
     with plt.rc_context(STYLE):
         one_col = len(pairs) <= 2
         fig, ax = plt.subplots(
@@ -53,11 +65,13 @@ def methods_figure(summary: pd.DataFrame) -> plt.Figure | None:
                 r = part[part["method"] == method]
                 if r.empty:
                     continue
+                x, value = i - 0.4 + width * (j + 0.5), r["delta_top1_mean"].iloc[0]
+                far = limits is not None and bool(outlier[r.index[0]])
                 ax.bar(
-                    i - 0.4 + width * (j + 0.5),
-                    r["delta_top1_mean"].iloc[0],
+                    x,
+                    mark_outlier(ax, x, value, limits, in_bar=True) if far else value,
                     width * 0.9,
-                    yerr=std_or_zero(r, "delta_top1_ci95"),
+                    yerr=None if far else std_or_zero(r, "delta_top1_ci95"),
                     color=styles[method]["color"],
                     hatch=styles[method]["hatch"],
                     edgecolor="white",
@@ -86,6 +100,8 @@ def methods_figure(summary: pd.DataFrame) -> plt.Figure | None:
         ax.set_xticks(
             range(len(pairs)), ticks, rotation=30 if many else 0, ha="right" if many else "center"
         )
+        if limits is not None:
+            ax.set_ylim(*limits)
         ax.set_ylabel("Δ top-1 vs student alone (pp)\nmean ± 95 % CI over seeds")
         legend_below(fig, [ax], ["student alone", *methods, "teacher"])
         return fig

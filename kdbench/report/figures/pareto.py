@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 
 from kdbench.efficiency.columns import TORCH_BACKEND, latency_column
 from kdbench.report.figures.registry import FIGURES
 from kdbench.report.figures.style import (
+    FRONT_STYLE,
     STYLE,
     TEACHER_DASHES,
     TEACHER_STYLE,
     TOP1_CI_LABEL,
+    bulk_limits,
     has,
     legend_below,
+    mark_outlier,
     method_label,
     method_styles,
     panel_grid,
@@ -34,7 +38,10 @@ def pareto_figure(summary: pd.DataFrame) -> plt.Figure | None:
     One point per student and method (setting chosen on validation), mean and
     95 % CI of top-1 over seeds; the students are named beside their best
     point, methods by colour and marker; teachers are horizontal reference lines
-    (their cost is not recorded).
+    (their cost is not recorded). One architecture has one latency (the report's
+    `latency.shared_latency`), so its points share an x. The front is a thick coloured
+    line; the top-1 axis spans the bulk of the points (`style.bulk_limits`), a point far
+    below it (a failed run) is marked at the edge with its value.
     """
     sel = chosen_on_validation(summary).dropna(subset=["top1_mean"])
     backends = ("ort_fp32", TORCH_BACKEND)
@@ -58,22 +65,27 @@ def pareto_figure(summary: pd.DataFrame) -> plt.Figure | None:
         return None
     styles = method_styles(summary)
     teacher_lines = teachers(summary)
+    accs = {acc for *_, acc, _ in panels}
+    values = np.concatenate([sel[f"{a}_mean"].to_numpy() for a in accs])
+    spans = np.concatenate([std_or_zero(sel, f"{a}_ci95") for a in accs])
+    limits, _ = bulk_limits(values, spans, keep=tuple(t for _, t in teachers(summary)))
     with plt.rc_context(STYLE):
         fig, axes = panel_grid(len(panels), 2.5, sharey=True)
         for ax, (col, xlabel, log, acc, title) in zip(axes, panels):
             data = sel.dropna(subset=[col, f"{acc}_mean"])
             x, y = data[col].to_numpy(), data[f"{acc}_mean"].to_numpy()
             front = pareto_front(x, y)
-            ax.step(
-                x[front],
-                y[front],
-                where="post",
-                color="0.75",
-                linewidth=2.5,
-                zorder=1,
-                label="Pareto front",
-            )
-            for method, rows in data.groupby("method", sort=False):
+            ax.step(x[front], y[front], where="post", zorder=1, label="Pareto front", **FRONT_STYLE)
+            acc_values = data[f"{acc}_mean"]
+            off = pd.Series(False, index=data.index)
+            if limits is not None:
+                off = (acc_values < limits[0]) | (acc_values > limits[1])
+            far = data.index[off]
+            for i in far:
+                value = data.at[i, f"{acc}_mean"]
+                label = f"{method_label(data.at[i, 'method'])} {value:.1f}%"
+                mark_outlier(ax, data.at[i, col], value, limits, label)
+            for method, rows in data.drop(index=far).groupby("method", sort=False):
                 st = styles[method]
                 ax.errorbar(
                     rows[col],
@@ -92,16 +104,16 @@ def pareto_figure(summary: pd.DataFrame) -> plt.Figure | None:
                 style = {**TEACHER_STYLE, "linestyle": TEACHER_DASHES[k % len(TEACHER_DASHES)]}
                 ax.axhline(top1, zorder=0, label=label, **style)
             texts = []
-            for student, rows in data.groupby("student"):
+            for student, rows in data.drop(index=far).groupby("student"):
                 top = rows.loc[rows[f"{acc}_mean"].idxmax()]
                 texts.append(
                     ax.annotate(
                         student,
                         (top[col], top[f"{acc}_mean"]),
-                        xytext=(0, 6),
+                        xytext=(6, 0),  # beside the column: one architecture, one x
                         textcoords="offset points",
-                        ha="center",
-                        va="bottom",
+                        ha="left",
+                        va="center",
                         fontsize=6.5,
                     )
                 )
@@ -112,8 +124,10 @@ def pareto_figure(summary: pd.DataFrame) -> plt.Figure | None:
             ax.set_xlabel(xlabel)
             if title:
                 ax.set_title(title)
+            if limits is not None:
+                ax.set_ylim(*limits)
             fig.canvas.draw()
-            place_labels(ax, texts)
+            place_labels(ax, texts, data.drop(index=far)[[col, f"{acc}_mean"]].to_numpy())
         axes[0].set_ylabel(TOP1_CI_LABEL)
         order = [method_label(m) for m in styles]
         legend_below(fig, axes, order + ["Pareto front"])

@@ -15,6 +15,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import matplotlib.ticker as mticker  # noqa: E402
+import matplotlib.transforms as mtransforms  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
@@ -191,18 +192,24 @@ def pareto_front(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.array(front, dtype=int)
 
 
-def place_labels(ax: plt.Axes, texts: list) -> None:
-    """Move annotations up, a step at a time, until none overlaps one placed before it."""
+def place_labels(ax: plt.Axes, texts: list, avoid: np.ndarray | None = None) -> None:
+    """Move annotations up, a step at a time, until none overlaps one placed before it or a
+    marker (`avoid`: (n, 2) data coordinates of the points drawn); one label per position."""
     fig = ax.figure
     renderer = fig.canvas.get_renderer()
-    placed = []
+    points = [] if avoid is None or not len(avoid) else ax.transData.transform(avoid)
+    half = 4.0  # pixels around a marker's centre
+    marks = [
+        mtransforms.Bbox.from_extents(x - half, y - half, x + half, y + half) for x, y in points
+    ]
+    placed: list = []
     for text in texts:
-        for _ in range(8):
+        for _ in range(12):
             box = text.get_window_extent(renderer).expanded(1.05, 1.1)
-            if not any(box.overlaps(other) for other in placed):
+            if not any(box.overlaps(other) for other in placed + marks):
                 break
             dx, dy = text.xyann
-            text.xyann = (dx, dy + 7)
+            text.xyann = (dx, dy + 5)
         placed.append(text.get_window_extent(renderer))
 
 
@@ -221,3 +228,69 @@ def varying_others(summary: pd.DataFrame, rows: pd.DataFrame) -> list[str]:
     if "w1" in rows and (rows.groupby("w2")["w1"].nunique() > 1).any():
         other.append("w1")
     return [c for c in other if rows[c].nunique(dropna=False) > 1]
+
+
+# The Pareto front: thick, translucent, and in a colour no method has, so it reads at a glance.
+FRONT_STYLE = {"color": "#E8000B", "alpha": 0.35, "linewidth": 4.5, "solid_capstyle": "round"}
+# A value further than this many interquartile ranges outside the middle half is an outlier.
+OUTLIER_IQR = 3.0
+
+
+def bulk_limits(
+    values: np.ndarray, spans: np.ndarray, keep: tuple[float, ...] = (), floor: float = 1.0
+) -> tuple[tuple[float, float] | None, np.ndarray]:
+    """((low, high) axis limits from the bulk of the values, or None; mask of the outliers).
+
+    A value outside [q1 - 3 IQR, q3 + 3 IQR] (the IQR at least `floor`, so a tight bulk
+    does not make ordinary values outliers) is an outlier; the limits then cover the
+    others, with their error spans `spans`, and the values in `keep` (the zero line, a
+    reference). With fewer than four values, or no outlier, there are no limits: the
+    axis scales itself as usual.
+    """
+    values = np.asarray(values, dtype=float)
+    finite = np.isfinite(values)
+    outliers = np.zeros(len(values), dtype=bool)
+    if finite.sum() < 4:
+        return None, outliers
+    q1, q3 = np.percentile(values[finite], [25, 75])
+    iqr = max(q3 - q1, floor)
+    outliers = finite & ((values < q1 - OUTLIER_IQR * iqr) | (values > q3 + OUTLIER_IQR * iqr))
+    if not outliers.any():
+        return None, outliers
+    bulk = finite & ~outliers
+    spans = np.nan_to_num(np.asarray(spans, dtype=float))
+    low = min([*(values[bulk] - spans[bulk]), *keep])
+    high = max([*(values[bulk] + spans[bulk]), *keep])
+    pad = 0.12 * (high - low or 1.0)
+    return (low - pad, high + pad), outliers
+
+
+def mark_outlier(
+    ax: plt.Axes,
+    x: float,
+    value: float,
+    limits: tuple[float, float],
+    text: str | None = None,
+    in_bar: bool = False,
+) -> float:
+    """Write an outlier's value (or `text`) at the axis edge it passes, with an arrow beyond
+    the edge; returns the edge value. `in_bar`: the text runs up the (clipped) bar on a
+    white ground, so it never spills over the neighbouring bars."""
+    low, high = limits
+    up = value > high
+    edge = high if up else low
+    where = {"xytext": (4, -3 if up else 3), "ha": "left", "va": "top" if up else "bottom"}
+    if in_bar:
+        where = {"xytext": (0, -4 if up else 4), "ha": "center", "va": "top" if up else "bottom"}
+        where |= {"rotation": 90, "bbox": {"boxstyle": "round,pad=0.2", "fc": "white", "lw": 0}}
+    ax.annotate(
+        text or f"{value:+.1f} pp",
+        (x, edge),
+        textcoords="offset points",
+        fontsize=6.5,
+        fontweight="bold",
+        **where,
+    )
+    marker = "^" if up else "v"
+    ax.plot([x], [edge], marker=marker, color="black", markersize=4, clip_on=False, zorder=4)
+    return edge
