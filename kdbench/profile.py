@@ -35,7 +35,7 @@ from kdbench.errors import ConfigError, KdbenchError
 from kdbench.fileio import write_json_atomic
 from kdbench.models import MODELS, create_model, list_models
 from kdbench.records import find_records, read_record
-from kdbench.remeasure import has_student, recorded_settings, remeasure_latency
+from kdbench.remeasure import has_student, recorded_settings, remeasure_architectures
 from kdbench.validate import validate
 
 DEFAULT_OUT = Path("results/profile/profile.csv")
@@ -98,6 +98,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--min-runs", type=int, help=f"(default {d.min_runs})")
     p.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="sweep folders: interleaved timing rounds per architecture, median kept (default 3)",
+    )
+    p.add_argument(
         "--out", type=Path, default=DEFAULT_OUT, help=f"CSV path (default {DEFAULT_OUT})"
     )
     return p.parse_args(argv)
@@ -137,7 +143,7 @@ def remeasure_sweep(dirs: list[Path], args: argparse.Namespace) -> tuple[int, in
         if not d.is_dir():
             raise ConfigError(f"no such sweep folder: {d} (copy results/<name> here first)")
         paths += find_records(d)
-    done = missing = 0
+    cells, missing = [], 0
     for path in paths:
         record = read_record(path.parent)
         if record is None or record.get("status") != "ok":
@@ -145,16 +151,19 @@ def remeasure_sweep(dirs: list[Path], args: argparse.Namespace) -> tuple[int, in
         if not has_student(path.parent):
             missing += 1
             continue
-        cfg = _efficiency(recorded_settings(record) or {}, args)
-        start = time.perf_counter()
-        record = remeasure_latency(record, path.parent, cfg)
-        record["efficiency"]["measure_s"] = time.perf_counter() - start
-        write_json_atomic(path, record)
-        done += 1
+        cells.append((record, path.parent))
+    start = time.perf_counter()
+    updated = remeasure_architectures(
+        cells, lambda r: _efficiency(recorded_settings(r) or {}, args), args.rounds
+    )
+    per_cell = (time.perf_counter() - start) / max(1, len(cells))
+    for directory, record in updated.items():
+        record["efficiency"]["measure_s"] = per_cell
+        write_json_atomic(directory / "record.json", record)
         bs1 = record["efficiency"]["latency"].get(TORCH_BACKEND, {}).get("bs1", {})
         ms = f"  torch bs1 {bs1['latency_ms_p50']:.3g} ms" if bs1 else ""
-        print(f"re-measured {path.parent.name}{ms}", flush=True)
-    return done, missing
+        print(f"re-measured {directory.name}{ms}", flush=True)
+    return len(updated), missing
 
 
 def format_table(df: pd.DataFrame) -> str:

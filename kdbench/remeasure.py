@@ -11,6 +11,8 @@ recorded accuracy stays valid.
 
 from __future__ import annotations
 
+import json
+import statistics
 from pathlib import Path
 from typing import Any
 
@@ -99,3 +101,69 @@ def remeasure_latency(
     spec = input_spec(record, directory)
     block = measure_latency_block(model, spec, cfg, files, kept_inputs(directory))
     return {**record, "efficiency": {**(record.get("efficiency") or {}), **block}}
+
+
+def architecture_key(record: dict[str, Any]) -> str:
+    """What a latency is a property of, besides the host: the student's architecture and size,
+    its input spec and class count (not its trained weights)."""
+    info = record.get("data_info") or {}
+    student = (record.get("resolved") or {}).get("student") or {}
+    spec = info.get("input_spec") or {"kind": "image", "shape": info.get("input_shape")}
+    return json.dumps(
+        {"student": student, "spec": spec, "classes": info.get("num_classes")}, sort_keys=True
+    )
+
+
+def _median_block(blocks: list[dict[str, Any]]) -> dict[str, Any]:
+    """One latency block from interleaved rounds: per backend and batch size the median of
+    each statistic over the rounds, and the rounds' p50 range as its spread."""
+    first = blocks[0]
+    latency: dict[str, Any] = {}
+    for backend, by_batch in first["latency"].items():
+        latency[backend] = {}
+        for batch in by_batch:
+            runs = [b["latency"][backend][batch] for b in blocks]
+            stats = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+            p50s = [r["latency_ms_p50"] for r in runs]
+            stats["latency_ms_p50_range"] = max(p50s) - min(p50s)
+            latency[backend][batch] = stats
+    return {**first, "latency": latency}
+
+
+def remeasure_architectures(
+    cells: list[tuple[dict[str, Any], Path]], cfg_of: Any, rounds: int = 3
+) -> dict[Path, dict[str, Any]]:
+    """Each cell's record with a latency measured ONCE for its architecture and shared.
+
+    Cells with the same `architecture_key` differ in latency only by noise, so one
+    representative per architecture is timed, in `rounds` interleaved rounds (every
+    architecture once per round, so a slow spell of the machine hits all alike); the
+    median per statistic is written to every cell of the architecture, with
+    `latency_shared` saying over how many cells and rounds. `cfg_of(record)` gives
+    the efficiency settings for a record.
+    """
+    groups: dict[str, list[tuple[dict[str, Any], Path]]] = {}
+    for record, directory in cells:
+        groups.setdefault(architecture_key(record), []).append((record, directory))
+    blocks: dict[str, list[dict[str, Any]]] = {k: [] for k in groups}
+    prepared = {}
+    for key, members in groups.items():
+        record, directory = members[0]
+        files = {a: directory / f for a, f in ONNX_FILES.items() if (directory / f).is_file()}
+        prepared[key] = (
+            load_student(record, directory),
+            input_spec(record, directory),
+            cfg_of(record),
+            files,
+            kept_inputs(directory),
+        )
+    for _ in range(max(1, rounds)):
+        for key, (model, spec, cfg, files, inputs) in prepared.items():
+            blocks[key].append(measure_latency_block(model, spec, cfg, files, inputs))
+    out = {}
+    for key, members in groups.items():
+        block = _median_block(blocks[key])
+        block["latency_shared"] = {"cells": len(members), "rounds": len(blocks[key])}
+        for record, directory in members:
+            out[directory] = {**record, "efficiency": {**(record.get("efficiency") or {}), **block}}
+    return out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from kdbench.data import load_data
 from kdbench.runner import run_cell
 from kdbench.validate import validate
 
@@ -34,6 +35,12 @@ def test_imagefolder_cell_runs_end_to_end(tmp_path, monkeypatch):
     assert record["data_info"]["input_shape"] == [3, 16, 16]
     assert record["data_info"]["num_classes"] == 3
     assert 0 <= record["metrics"]["agreement"] <= 100
+    # the training split is stored sorted by class; the int8 calibration set holds every class
+    data = load_data(cfg.data)
+    assert data.train[1].tolist() == sorted(data.train[1].tolist())
+    counts = record["efficiency"]["calibration"]["class_counts"]
+    assert len(counts) == 3 and all(n > 0 for n in counts.values())
+    assert sum(counts.values()) == record["efficiency"]["calibration"]["size"]
 
 
 @pytest.mark.slow

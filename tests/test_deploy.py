@@ -145,6 +145,28 @@ def test_kdbench_profile_dir_renews_latency_and_nothing_else(smoke_config, capsy
     )
 
 
+def test_kdbench_profile_dir_measures_each_architecture_once_and_shares_it(smoke_config, capsys):
+    """Two seeds of one student and one other student: two architectures, timed in
+    interleaved rounds; both seeds get the very same latency block."""
+    from kdbench.profile import main
+
+    for overrides in (("seed=0",), ("seed=1",), ("seed=0", "student=mlp_small")):
+        assert run_cell(smoke_config("name=arch", "distill=none", *overrides))["status"] == "ok"
+    folder = Path(smoke_config("name=arch").results_dir) / "arch"
+    main([str(folder), "--rounds", "2"])
+    assert "re-measured 3 student(s)" in capsys.readouterr().out
+    records = [json.loads(p.read_text()) for p in sorted(folder.rglob("record.json"))]
+    by_student: dict[str, list] = {}
+    for r in records:
+        by_student.setdefault(r["config"]["student"], []).append(r["efficiency"])
+    assert sorted(len(v) for v in by_student.values()) == [1, 2]
+    for effs in by_student.values():
+        assert all(e["latency"] == effs[0]["latency"] for e in effs)
+        assert effs[0]["latency_shared"] == {"cells": len(effs), "rounds": 2}
+        stats = effs[0]["latency"]["torch_fp32"]["bs1"]
+        assert stats["latency_ms_p50_range"] >= 0
+
+
 def test_kdbench_profile_dir_without_records_is_one_line(tmp_path, capsys):
     from kdbench.profile import main
 
