@@ -24,6 +24,7 @@ from kdbench.efficiency.profiler import measure_latency_block, measurement_setti
 from kdbench.errors import KdbenchError
 from kdbench.inputs import InputSpec
 from kdbench.models import FeatureModel, create_model
+from kdbench.stages import STAGES, parse_stage
 
 # Settings that change the exported files (and need the data set to redo them);
 # the others (threads, batch sizes, warm-up, timed runs) only change the timing.
@@ -85,9 +86,21 @@ def load_student(record: dict[str, Any], directory: Path) -> FeatureModel:
         raise KdbenchError(f"{directory / 'record.json'} lacks the student's config")
     size = {k: v for k, v in s.items() if k != "name" and v is not None}
     model = create_model(s["name"], info["num_classes"], spec=input_spec(record, directory), **size)
+    model = rebuild_stages(model, record.get("stages") or [])
     state = torch.load(directory / STUDENT_PT, map_location="cpu", weights_only=True)
     model.load_state_dict(state)
     return model.eval()
+
+
+def rebuild_stages(model: FeatureModel, entries: list[dict[str, Any]]) -> FeatureModel:
+    """The architecture a cell's stages ended with (pruned shapes, QAT graph), rebuilt in
+    order from each stage's recorded params and `info`: no pickled modules are needed."""
+    for position, entry in enumerate(entries):
+        if entry.get("name") == "train":
+            continue
+        params = parse_stage(entry["params"], position)
+        model = STAGES.get(params.name)(params).rebuild(model, entry.get("info") or {})
+    return model
 
 
 def remeasure_latency(
