@@ -20,7 +20,7 @@ from kdbench.config import EfficiencyConfig
 from kdbench.curves import METRICS_CSV
 from kdbench.efficiency import BACKENDS
 from kdbench.efficiency.files import INPUTS_PT, MODEL_FILES, ONNX_FILES, STUDENT_PT
-from kdbench.efficiency.profiler import measure_latency_block, measurement_settings
+from kdbench.efficiency.profiler import deployed, measure_latency_block, measurement_settings
 from kdbench.errors import KdbenchError
 from kdbench.inputs import InputSpec
 from kdbench.models import FeatureModel, create_model
@@ -107,7 +107,7 @@ def remeasure_latency(
     record: dict[str, Any], directory: Path, cfg: EfficiencyConfig
 ) -> dict[str, Any]:
     """The record with latency, host, `measured_at` and settings renewed from the kept files."""
-    model = load_student(record, directory)
+    model = deployed(load_student(record, directory))
     files = {a: directory / f for a, f in ONNX_FILES.items() if (directory / f).is_file()}
     spec = input_spec(record, directory)
     block = measure_latency_block(model, spec, cfg, files, kept_inputs(directory))
