@@ -74,7 +74,9 @@ def compress_label(stages: list[dict[str, Any]]) -> str:
         name = stage.get("name", "?")
         defaults = asdict(STAGES.get(name).Params()) if name in STAGES else {}
         keys = [k for k in stage if k != "name"]
-        shown = [f"{stage[k]:g}" if isinstance(stage[k], float) else str(stage[k]) for k in keys[:1]]
+        shown = [
+            f"{stage[k]:g}" if isinstance(stage[k], float) else str(stage[k]) for k in keys[:1]
+        ]
         shown += [f"{k}={stage[k]}" for k in keys[1:] if defaults.get(k, object()) != stage[k]]
         parts.append(f"{name}({','.join(shown)})")
     return "+".join(parts) or "none"

@@ -129,6 +129,7 @@ def _train_cell(cfg: KdbenchConfig, directory: Path) -> dict[str, Any]:
         return FitResult(metrics, training)
 
     t0 = time.perf_counter()
+
     def evaluate(model: FeatureModel) -> dict[str, float]:
         """Test metrics of `model` as it is (a stage that does not train: pruning alone)."""
         return test_split_metrics(model, data, cfg.train.batch_size) if cfg.trainer.test else {}

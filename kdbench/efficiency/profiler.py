@@ -119,9 +119,7 @@ def _export(
             if calibration is not None and len(calibration)
             else spec.random(cfg.calibration_size, seed=2)
         )
-        int8 = quantize_int8(
-            fp32, folder / ONNX_FILES["onnx_int8"], inputs.numpy(), per_channel
-        )
+        int8 = quantize_int8(fp32, folder / ONNX_FILES["onnx_int8"], inputs.numpy(), per_channel)
         files["onnx_int8"] = int8
         result["onnx_int8_size_kb"] = int8.stat().st_size / 1024
         if test is not None and len(test[1]):

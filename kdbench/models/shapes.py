@@ -57,7 +57,11 @@ def _sync_sizes(module: nn.Module) -> None:
     elif isinstance(module, nn.Linear):
         module.out_features, module.in_features = module.weight.shape
     elif isinstance(module, nn.modules.batchnorm._NormBase):
-        module.num_features = module.running_mean.shape[0] if module.running_mean is not None else module.weight.shape[0]
+        module.num_features = (
+            module.running_mean.shape[0]
+            if module.running_mean is not None
+            else module.weight.shape[0]
+        )
     elif isinstance(module, nn.LayerNorm):
         module.normalized_shape = tuple(module.weight.shape)
     elif isinstance(module, nn.GroupNorm):

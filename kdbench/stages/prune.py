@@ -209,8 +209,7 @@ class Prune(Stage):
             ) from None
         if shape != (2, num_classes) or _macs(pruned, spec) >= _macs(model, spec):
             raise ConfigError(
-                f"stages: prune found no prunable channels in model {m.name!r}; "
-                "prune another model"
+                f"stages: prune found no prunable channels in model {m.name!r}; prune another model"
             )
 
     def run(self, student: FeatureModel, ctx: StageContext, workdir: Path) -> StageOutput:

@@ -132,7 +132,9 @@ class QatStudent(FeatureModel):
         """Called by the training module at each epoch start: freeze the ranges when due."""
         from torch.ao.quantization import disable_observer, enable_observer
 
-        self.graph.apply(disable_observer if epoch >= self.freeze_observers_epoch else enable_observer)
+        self.graph.apply(
+            disable_observer if epoch >= self.freeze_observers_epoch else enable_observer
+        )
 
     def deployable(self) -> nn.Module:
         """The float network the int8 model is made from: QAT weights, BN folded, no fake
@@ -167,7 +169,11 @@ def prepare_qat(model: FeatureModel, spec: InputSpec, freeze_observers_epoch: in
 def _model_before(cfg: KdbenchConfig, position: int) -> ModelConfig:
     """The architecture the QAT stage receives: the teacher's when an earlier stage prunes it."""
     earlier = cfg.stages[:position]
-    m = cfg.teacher if any(getattr(s, "source", None) == "teacher" for s in earlier) else cfg.student
+    m = (
+        cfg.teacher
+        if any(getattr(s, "source", None) == "teacher" for s in earlier)
+        else cfg.student
+    )
     return ModelConfig(**{f: getattr(m, f) for f in ModelConfig.__dataclass_fields__})
 
 
