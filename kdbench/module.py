@@ -9,8 +9,11 @@ student's size never include it.
 
 from __future__ import annotations
 
+from typing import Any
+
 import lightning as L
 import torch
+from torch import nn
 from torchmetrics import MetricCollection
 from torchmetrics.classification import (
     MulticlassAccuracy,
@@ -41,6 +44,20 @@ def test_metrics(num_classes: int) -> MetricCollection:
     if num_classes > 5:
         metrics["top5"] = MulticlassAccuracy(num_classes, top_k=5, average="micro")
     return MetricCollection(metrics)
+
+
+@torch.no_grad()
+def test_split_metrics(model: nn.Module, data: Any, batch_size: int) -> dict[str, float]:
+    """The test metrics (percent) of `model` as it is, without training: what a stage that
+    only transforms the student (pruning) reports; the same metrics as a trained run's test."""
+    metrics = test_metrics(data.num_classes)
+    was_training = model.training
+    model.eval()
+    x, y = data.test
+    for i in range(0, len(y), batch_size):
+        metrics.update(model(data.prepare(x[i : i + batch_size])), y[i : i + batch_size])
+    model.train(was_training)
+    return {k: 100.0 * float(v) for k, v in metrics.compute().items()}
 
 
 class DistillationModule(L.LightningModule):
@@ -102,6 +119,9 @@ class DistillationModule(L.LightningModule):
 
     def on_train_epoch_start(self) -> None:
         self.method.epoch = self.current_epoch  # for methods with a warm-up (DKD)
+        hook = getattr(self.student, "on_train_epoch", None)
+        if callable(hook):  # students that change with the epoch (QAT freezes its observers)
+            hook(self.current_epoch)
         self._stream_logits = None
         if (
             self.teacher_stream is not None

@@ -20,6 +20,7 @@ from typing import Any
 from kdbench.config import KdbenchConfig, ModelConfig, model_label
 from kdbench.distill import METHODS, identity
 from kdbench.fileio import config_hash
+from kdbench.stages import STAGES
 
 # Settings that say where outputs go, how cells are chosen, or how a run is watched or
 # measured, not what is trained: a change of `efficiency.*` re-measures the kept student
@@ -49,9 +50,36 @@ def canonical_config(cfg: KdbenchConfig) -> dict[str, Any]:
     d["teacher"]["ensemble"] = [_set_sizes(m) for m in d["teacher"]["ensemble"]]
     method = METHODS.get(cfg.distill.name)
     d["distill"] = identity(cfg.distill)  # the fields of the method's own dataclass it reads
-    if not method.uses_teacher:
+    if _prunes_teacher(d["stages"]):
+        # "Prune the teacher into a student": the student starts as the teacher's architecture
+        # and the cell's student setting is unused, so it is the teacher's model here (one cell
+        # whatever `student=` says; the report's `student` names the teacher's architecture).
+        d["student"] = {k: v for k, v in d["teacher"].items() if k in _MODEL_FIELDS}
+    elif not method.uses_teacher:
         d.pop("teacher")
     return d
+
+
+def _prunes_teacher(stages: list[dict[str, Any]]) -> bool:
+    return any(s.get("source") == "teacher" for s in stages or [] if isinstance(s, dict))
+
+
+def compress_label(stages: list[dict[str, Any]]) -> str:
+    """The stage list in one short cell of a table: `prune(0.5)+finetune(5,distill=False)`.
+
+    Per stage its first setting's value, then every other setting that differs from the
+    stage's default as key=value: distinct lists give distinct labels. `none`: no stage."""
+    parts = []
+    for stage in stages or []:
+        name = stage.get("name", "?")
+        defaults = asdict(STAGES.get(name).Params()) if name in STAGES else {}
+        keys = [k for k in stage if k != "name"]
+        shown = [
+            f"{stage[k]:g}" if isinstance(stage[k], float) else str(stage[k]) for k in keys[:1]
+        ]
+        shown += [f"{k}={stage[k]}" for k in keys[1:] if defaults.get(k, object()) != stage[k]]
+        parts.append(f"{name}({','.join(shown)})")
+    return "+".join(parts) or "none"
 
 
 def _set_sizes(model: dict[str, Any]) -> dict[str, Any]:
@@ -152,9 +180,10 @@ def _setting_table(canonical: dict[str, Any]) -> list[tuple[str, str, Any]]:
         ("student", "student", _model_label(student)),
         ("w2", "distill.w2", w2),  # before w1: w2 is the weight a table shows when both relabel
         ("w1", "distill.w1", w1),
+        ("compress", "stages", compress_label(canonical.get("stages") or [])),
     ]
     flat = _flat({k: v for k, v in canonical.items() if k not in _MEASUREMENT_ONLY})
-    for path in ("distill.label", "distill.w1", "distill.w2"):
+    for path in ("distill.label", "distill.w1", "distill.w2", "stages"):
         flat.pop(path, None)
     labels = _labels(list(flat))
     derived = {label for label, _, _ in table}

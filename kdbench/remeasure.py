@@ -22,10 +22,11 @@ from kdbench.config import EfficiencyConfig
 from kdbench.curves import METRICS_CSV
 from kdbench.efficiency import BACKENDS
 from kdbench.efficiency.files import INPUTS_PT, MODEL_FILES, ONNX_FILES, STUDENT_PT
-from kdbench.efficiency.profiler import measure_latency_block, measurement_settings
+from kdbench.efficiency.profiler import deployed, measure_latency_block, measurement_settings
 from kdbench.errors import KdbenchError
 from kdbench.inputs import InputSpec
 from kdbench.models import FeatureModel, create_model
+from kdbench.stages import STAGES, parse_stage
 
 # Settings that change the exported files (and need the data set to redo them);
 # the others (threads, batch sizes, warm-up, timed runs) only change the timing.
@@ -87,16 +88,28 @@ def load_student(record: dict[str, Any], directory: Path) -> FeatureModel:
         raise KdbenchError(f"{directory / 'record.json'} lacks the student's config")
     size = {k: v for k, v in s.items() if k != "name" and v is not None}
     model = create_model(s["name"], info["num_classes"], spec=input_spec(record, directory), **size)
+    model = rebuild_stages(model, record.get("stages") or [])
     state = torch.load(directory / STUDENT_PT, map_location="cpu", weights_only=True)
     model.load_state_dict(state)
     return model.eval()
+
+
+def rebuild_stages(model: FeatureModel, entries: list[dict[str, Any]]) -> FeatureModel:
+    """The architecture a cell's stages ended with (pruned shapes, QAT graph), rebuilt in
+    order from each stage's recorded params and `info`: no pickled modules are needed."""
+    for position, entry in enumerate(entries):
+        if entry.get("name") == "train":
+            continue
+        params = parse_stage(entry["params"], position)
+        model = STAGES.get(params.name)(params).rebuild(model, entry.get("info") or {})
+    return model
 
 
 def remeasure_latency(
     record: dict[str, Any], directory: Path, cfg: EfficiencyConfig
 ) -> dict[str, Any]:
     """The record with latency, host, `measured_at` and settings renewed from the kept files."""
-    model = load_student(record, directory)
+    model = deployed(load_student(record, directory))
     files = {a: directory / f for a, f in ONNX_FILES.items() if (directory / f).is_file()}
     spec = input_spec(record, directory)
     block = measure_latency_block(model, spec, cfg, files, kept_inputs(directory))

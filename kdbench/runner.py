@@ -35,7 +35,7 @@ from kdbench.fileio import (
     write_text_atomic,
 )
 from kdbench.models import FeatureModel, build_model
-from kdbench.module import DistillationModule
+from kdbench.module import DistillationModule, test_split_metrics
 from kdbench.records import canonical_config, cell_dir, cell_key, read_record, report_settings
 from kdbench.remeasure import (
     artifact_listing,
@@ -46,7 +46,7 @@ from kdbench.remeasure import (
     remeasure_latency,
 )
 from kdbench.stage_runner import run_stages
-from kdbench.stages import FitResult, StageContext
+from kdbench.stages import STAGES, FitResult, StageContext
 from kdbench.sweep import job_threads
 from kdbench.teacher_stream import TeacherStream
 from kdbench.teachers import TeacherStore
@@ -82,9 +82,11 @@ def _train_cell(cfg: KdbenchConfig, directory: Path) -> dict[str, Any]:
     data = load_data(cfg.data)
     timing["data_s"] = time.perf_counter() - t0
     method_cls = METHODS.get(cfg.distill.name)
+    for params in cfg.stages:  # a stage that cannot work on these models: one line, no training
+        STAGES.get(params.name)(params).check_cell(cfg, data.spec, data.num_classes)
 
     teacher, teacher_meta = None, None
-    if method_cls.uses_teacher or any(_stage_distills(p) for p in cfg.stages):
+    if method_cls.uses_teacher or any(p.uses_teacher() for p in cfg.stages):
         t0 = time.perf_counter()
         teacher, teacher_meta = TeacherStore(cfg.teacher_store).get(cfg, data)
         timing["teacher_s"] = time.perf_counter() - t0
@@ -127,7 +129,12 @@ def _train_cell(cfg: KdbenchConfig, directory: Path) -> dict[str, Any]:
         return FitResult(metrics, training)
 
     t0 = time.perf_counter()
-    context = StageContext(cfg, data, teacher, fit)
+
+    def evaluate(model: FeatureModel) -> dict[str, float]:
+        """Test metrics of `model` as it is (a stage that does not train: pruning alone)."""
+        return test_split_metrics(model, data, cfg.train.batch_size) if cfg.trainer.test else {}
+
+    context = StageContext(cfg, data, teacher, fit, evaluate=evaluate)
     student, stages = run_stages(student, cfg, context, directory)
     final = stages[-1]
     metrics, training = final["metrics"], dict(stages[0]["training"])
@@ -175,10 +182,6 @@ def _train_cell(cfg: KdbenchConfig, directory: Path) -> dict[str, Any]:
         "efficiency": efficiency,
         "timing": timing,
     }
-
-
-def _stage_distills(params: Any) -> bool:
-    return bool(getattr(params, "distill", False))
 
 
 def _sweep_folder(cfg: KdbenchConfig) -> Path:

@@ -64,6 +64,9 @@ def _keep(folder: Path, out: StageOutput, entry: dict[str, Any]) -> None:
 class _Train:
     """The first stage of every cell: the training `cfg.train` describes."""
 
+    def replaces_student(self) -> bool:
+        return False
+
     def restore(self, student: FeatureModel, state: dict, info: dict) -> FeatureModel:
         student.load_state_dict(state)
         return student
@@ -71,6 +74,18 @@ class _Train:
     def run(self, student: FeatureModel, ctx: StageContext, workdir: Path) -> StageOutput:
         fit: FitResult = ctx.fit(student, "cell", ctx.cfg.train, workdir, "train")
         return StageOutput(student, fit)
+
+
+def _skipped_training(by: str) -> dict[str, Any]:
+    """The training entry of a cell whose next stage starts from the teacher, not the student."""
+    return {
+        "name": "train",
+        "params": {},
+        "metrics": {},
+        "training": {"epochs": 0, "skipped": f"stage {by} starts from the teacher"},
+        "info": {},
+        "costs": None,
+    }
 
 
 def run_stages(
@@ -84,6 +99,9 @@ def run_stages(
     entries = []
     for position, (name, params, stage) in enumerate(plan):
         folder = stage_folder(directory, position, name)
+        if position == 0 and keep and plan[1][2].replaces_student():
+            entries.append(_skipped_training(plan[1][0]))  # e.g. pruning the teacher
+            continue
         restored = _restore(folder, stage, student) if keep else None
         if restored is not None:
             student, entry = restored

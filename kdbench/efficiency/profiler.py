@@ -47,6 +47,13 @@ def _inputs(spec: InputSpec, examples: torch.Tensor | None, n: int, seed: int) -
     return spec.random(n, seed)
 
 
+def deployed(model: nn.Module) -> nn.Module:
+    """A copy of the network that is measured and exported: a student that trains in another
+    form than it deploys (QAT: fake quantizers) says so with a `deployable()` method."""
+    deployable = getattr(model, "deployable", None)
+    return deployable() if callable(deployable) else copy.deepcopy(model).cpu().eval()
+
+
 def measurement_settings(cfg: EfficiencyConfig) -> dict[str, Any]:
     """The settings a measurement used, stored in the record to tell when to re-measure."""
     settings = asdict(cfg)
@@ -82,6 +89,7 @@ def _export(
     calibration: torch.Tensor | None,
     test: Split | None,
     examples: torch.Tensor | None,
+    per_channel: bool = False,
 ) -> tuple[dict[str, Path], dict[str, Any]]:
     """The ONNX files the backends need, with their sizes, parity and int8 accuracy."""
     result: dict[str, Any] = {
@@ -111,9 +119,7 @@ def _export(
             if calibration is not None and len(calibration)
             else spec.random(cfg.calibration_size, seed=2)
         )
-        int8 = quantize_int8(
-            fp32, folder / ONNX_FILES["onnx_int8"], inputs.numpy(), cfg.int8_per_channel
-        )
+        int8 = quantize_int8(fp32, folder / ONNX_FILES["onnx_int8"], inputs.numpy(), per_channel)
         files["onnx_int8"] = int8
         result["onnx_int8_size_kb"] = int8.stat().st_size / 1024
         if test is not None and len(test[1]):
@@ -185,13 +191,19 @@ def profile_student(
     measured), each renamed into place only once everything succeeded.
     """
     cfg = cfg or EfficiencyConfig()
-    model = copy.deepcopy(model).cpu().eval()
+    mode = getattr(model, "int8_mode", "ptq")  # "qat": trained quantization-aware
+    model = deployed(model)
     spec = as_spec(spec)
     result = static_costs(model, spec, examples)
     if out_dir is not None:
         Path(out_dir).mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".kdbench-onnx-", dir=out_dir) as tmp:
-        files, exported = _export(model, spec, cfg, Path(tmp), calibration, test, examples)
+        # QAT weights are quantized on the per-channel grid they were trained for
+        per_channel = cfg.int8_per_channel or mode == "qat"
+        files, exported = _export(
+            model, spec, cfg, Path(tmp), calibration, test, examples, per_channel
+        )
+        exported["int8"]["mode"] = mode
         result.update(exported)
         result.update(measure_latency_block(model, spec, cfg, files, examples))
         if out_dir is not None:

@@ -42,6 +42,10 @@ class StageParams:
     def check(self) -> None:
         """Raise ConfigError for values the field types cannot rule out (choices, ranges)."""
 
+    def uses_teacher(self) -> bool:
+        """True when the stage needs the cell's trained teacher (distils from it, prunes it)."""
+        return False
+
 
 @dataclass
 class FitResult:
@@ -65,6 +69,8 @@ class StageContext:
     teacher: FeatureModel | None
     fit: Fit
     extra: dict[str, Any] = field(default_factory=dict)
+    #: test metrics (percent) of a model as it is, no training ({} when the cell is not tested)
+    evaluate: Callable[[FeatureModel], dict[str, float]] | None = None
 
 
 @dataclass
@@ -84,6 +90,14 @@ class Stage:
     def __init__(self, params: StageParams) -> None:
         self.params = params
 
+    def replaces_student(self) -> bool:
+        """True when the stage starts from something else than the trained student (the
+        teacher): training the cell's student first would be wasted, so it is skipped."""
+        return False
+
+    def check_cell(self, cfg: KdbenchConfig, spec: Any, num_classes: int) -> None:
+        """Raise ConfigError when this stage cannot work on the cell's models (before training)."""
+
     def run(self, student: FeatureModel, ctx: StageContext, workdir: Path) -> StageOutput:
         raise NotImplementedError
 
@@ -92,9 +106,15 @@ class Stage:
     ) -> FeatureModel:
         """The student a finished stage ended with, from its kept state dict and `info`.
 
-        Stages that change the architecture (pruning) rebuild it from `info` first.
+        Stages that change the architecture (pruning, QAT) rebuild it from `info` first.
         """
+        student = self.rebuild(student, info)
         student.load_state_dict(state)
+        return student
+
+    def rebuild(self, student: FeatureModel, info: dict[str, Any]) -> FeatureModel:
+        """The architecture this stage ends with (weights not meaningful), from the one it got
+        and its recorded `info`: how re-measuring rebuilds a kept student without pickles."""
         return student
 
 

@@ -28,6 +28,9 @@ class FineTuneParams(StageParams):
         if self.lr <= 0:
             raise ConfigError(f"stages: finetune lr={self.lr} is invalid: must be > 0")
 
+    def uses_teacher(self) -> bool:
+        return self.distill
+
 
 @STAGES.register("finetune")
 class FineTune(Stage):

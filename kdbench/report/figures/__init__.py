@@ -17,6 +17,7 @@ import pandas as pd
 
 from kdbench.report.figures import (  # noqa: F401  (registration side effects)
     capacity_gap,
+    compression,
     curves,
     heatmap,
     methods,
