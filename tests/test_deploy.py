@@ -180,7 +180,7 @@ def test_kdbench_profile_dir_without_records_is_one_line(tmp_path, capsys):
 def test_progress_lines_appear_when_stdout_is_not_a_terminal(smoke_config, capsys):
     run_cell(smoke_config("name=prog", "distill=kd", "trainer.max_epochs_cap=2"))
     lines = capsys.readouterr().out.splitlines()
-    teacher = [x for x in lines if x.startswith("teacher cnn-w2: epoch")]
+    teacher = [x for x in lines if x.startswith("teacher cnn_x2: epoch")]
     cell = [x for x in lines if x.startswith("cnn_small kd T=4 w2=0.9 s0: epoch")]
     assert [x.split("epoch ")[1][:3] for x in teacher] == ["1/2", "2/2"]
     assert len(cell) == 2
