@@ -276,3 +276,11 @@ def test_transformer_students_run_end_to_end_with_every_logit_method(smoke_confi
     assert set(e["latency"]) == {"torch_fp32", "ort_fp32", "ort_int8"}
     if method.startswith("deit"):
         assert record["training"]["teacher_stream"]["key"]  # logits from the shared stream
+
+
+def test_a_transformer_teacher_distils_into_a_cnn_student(smoke_config):
+    cfg = smoke_config("teacher=vit_tiny", "student=cnn_tiny", "distill=kd")
+    assert cfg.teacher.recipe.optim.name == "adamw" and cfg.teacher.recipe.optim.decay_exempt
+    record = run_cell(cfg)
+    assert record["status"] == "ok", record.get("error")
+    assert record["teacher_metrics"] is not None
