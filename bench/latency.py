@@ -1,6 +1,8 @@
 """Latency ratios between inference backends, measured in one run on this machine.
 
-For each model (random weights, 3x32x32 input, 10 classes) and batch size:
+For each model (random weights, 3x32x32 input, 10 classes) and batch size
+(a registered model at its defaults, or a conf/student/<name>.yaml, e.g. the
+vision transformers vit_tiny and cct_2_3x2):
 ORT fp32 / torch eager and ORT int8 / ORT fp32 latency ratios (p50; below 1 the
 first is faster), with the spread p90/p50 of every figure so the stability of
 the measurement shows beside it. The int8 models are calibrated on random
@@ -19,12 +21,28 @@ import platform
 import time
 from pathlib import Path
 
-from kdbench.config import EfficiencyConfig
-from kdbench.efficiency import profile_student
-from kdbench.models import MODELS, create_model
+from omegaconf import OmegaConf
 
-MODELS_WANTED = ["resnet8", "resnet20", "resnet56", "mobilenetv2"]
+from kdbench.config import CONF_DIR, EfficiencyConfig, ModelConfig
+from kdbench.efficiency import profile_student
+from kdbench.inputs import image_spec
+from kdbench.models import MODELS, FeatureModel, build_model
+
+MODELS_WANTED = ["resnet8", "resnet20", "resnet56", "mobilenetv2", "vit_tiny", "cct_2_3x2"]
 OUT = Path("results/bench/latency.md")
+
+
+def model_config(name: str) -> ModelConfig | None:
+    """conf/student/<name>.yaml when there is one (sized transformers), else the registered
+    model at its defaults; None when neither exists."""
+    path = Path(CONF_DIR) / "student" / f"{name}.yaml"
+    if path.is_file():
+        return ModelConfig(**OmegaConf.to_container(OmegaConf.load(path)))  # type: ignore[arg-type]
+    return ModelConfig(name=name) if name in MODELS else None
+
+
+def build(m: ModelConfig) -> FeatureModel:
+    return build_model(m, image_spec(3, 32), 10)
 
 
 def main() -> None:
@@ -46,12 +64,13 @@ def main() -> None:
     notes, rows = [], []
     start = time.perf_counter()
     for name in args.models.split(","):
-        if name not in MODELS:
+        m = model_config(name)
+        if m is None or m.name not in MODELS:
             notes.append(f"{name}: not registered in this checkout, skipped")
             print(f"note: {notes[-1]}", flush=True)
             continue
         torch.manual_seed(0)
-        eff = profile_student(create_model(name, 10, 3), (3, 32, 32), cfg)
+        eff = profile_student(build(m), (3, 32, 32), cfg)
         lat = eff["latency"]
         for b in batches:
             t, o, q = (lat[k][f"bs{b}"] for k in ("torch_fp32", "ort_fp32", "ort_int8"))

@@ -51,6 +51,9 @@ class OptimConfig:
     momentum: float = 0.9
     weight_decay: float = 5e-4
     schedule: str = "cosine"  # cosine | constant
+    warmup_epochs: float = 0.0  # linear warm-up from 0 to lr over these epochs, then `schedule`
+    # no weight decay on norms, biases, class/distillation tokens and positional embeddings
+    decay_exempt: bool = False
 
 
 @dataclass
@@ -60,6 +63,20 @@ class RecipeConfig:
     epochs: int = 20
     batch_size: int = 64
     optim: OptimConfig = field(default_factory=OptimConfig)
+    label_smoothing: float = 0.0  # on the cross-entropy with the labels (every method's `ce`)
+
+
+# Recipe settings added after results existed: left out of a cell's or teacher's identity
+# while at these defaults, so adding them changed no existing key (`recipe_identity`).
+_LATER_RECIPE = {"label_smoothing": 0.0}
+_LATER_OPTIM = {"warmup_epochs": 0.0, "decay_exempt": False}
+
+
+def recipe_identity(recipe: dict[str, Any]) -> dict[str, Any]:
+    """A recipe (as a dict) without the later-added settings that are at their defaults."""
+    out = {k: v for k, v in recipe.items() if _LATER_RECIPE.get(k, object()) != v}
+    out["optim"] = {k: v for k, v in recipe["optim"].items() if _LATER_OPTIM.get(k, object()) != v}
+    return out
 
 
 @dataclass
@@ -83,6 +100,8 @@ class ModelConfig:
     input_dropout: float | None = None  # on the inputs (Hinton et al.'s MLPs)
     max_norm: float | None = None  # max-norm constraint on each unit's incoming weights
     pooling: str | None = None  # how a sequence becomes one vector: cls | mean | last
+    conv_layers: int | None = None  # CCT: convolutions of the tokenizer
+    positional: str | None = None  # vision transformers: learnable | sine positional embedding
 
 
 def model_size(m: ModelConfig) -> dict[str, Any]:

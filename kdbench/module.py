@@ -28,7 +28,7 @@ from kdbench.data.base import Batch
 from kdbench.distill import DistillMethod, weighted_sum
 from kdbench.errors import Diverged
 from kdbench.models import FeatureModel, ModelOutput
-from kdbench.optim import OPTIMIZERS, SCHEDULES
+from kdbench.optim import OPTIMIZERS, SCHEDULES, param_groups, with_warmup
 from kdbench.teacher_stream import TeacherStream
 
 
@@ -74,6 +74,7 @@ class DistillationModule(L.LightningModule):
         super().__init__()
         self.student = student
         self.method = method
+        method.label_smoothing = recipe.label_smoothing  # every method's `ce` term reads it
         # Not a registered child: excluded from parameters(), state_dict() and checkpoints.
         object.__setattr__(self, "teacher", teacher)
         if teacher is not None:
@@ -217,10 +218,11 @@ class DistillationModule(L.LightningModule):
         self.agreement.reset()
 
     def configure_optimizers(self):
-        params = [p for p in self.parameters() if p.requires_grad]  # student + method adapters
         o = self.recipe.optim
-        opt = OPTIMIZERS.get(o.name)(params, o)
-        factor = SCHEDULES.get(o.schedule)
+        opt = OPTIMIZERS.get(o.name)(param_groups(self, o), o)  # student + method adapters
         total = max(1, int(self.trainer.estimated_stepping_batches))
+        epochs = max(1, self.trainer.max_epochs or 1)
+        warmup = round(total * o.warmup_epochs / epochs)
+        factor = with_warmup(SCHEDULES.get(o.schedule), warmup)
         schedule = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: factor(step, total))
         return {"optimizer": opt, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}

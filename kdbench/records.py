@@ -17,7 +17,7 @@ from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
-from kdbench.config import KdbenchConfig, ModelConfig, model_label
+from kdbench.config import KdbenchConfig, ModelConfig, model_label, recipe_identity
 from kdbench.distill import METHODS, identity
 from kdbench.fileio import config_hash
 from kdbench.stages import STAGES
@@ -226,7 +226,13 @@ def setting_paths(source: KdbenchConfig | dict[str, Any]) -> dict[str, str]:
 
 
 def cell_key(cfg: KdbenchConfig) -> str:
-    return config_hash(canonical_config(cfg))
+    """The hash of the canonical config, recipe settings added later left out at their
+    defaults (`recipe_identity`): adding a setting renames no existing cell."""
+    d = canonical_config(cfg)
+    d["train"] = recipe_identity(d["train"])
+    if "teacher" in d:
+        d["teacher"]["recipe"] = recipe_identity(d["teacher"]["recipe"])
+    return config_hash(d)
 
 
 def cell_dir(cfg: KdbenchConfig, key: str) -> Path:

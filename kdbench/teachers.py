@@ -24,7 +24,7 @@ import lightning as L
 import torch
 from filelock import FileLock
 
-from kdbench.config import KdbenchConfig, model_label, model_size
+from kdbench.config import KdbenchConfig, model_label, model_size, recipe_identity
 from kdbench.data import TensorData, TensorDataModule
 from kdbench.distill import METHODS
 from kdbench.errors import Diverged
@@ -46,7 +46,7 @@ def teacher_identity(cfg: KdbenchConfig) -> dict[str, Any]:
         "arch": {"name": t.name, **model_size(t)},
         # The teacher's views are fixed by its own seed, never by the students' data.aug_seed.
         "data": {k: v for k, v in asdict(cfg.data).items() if k != "aug_seed"},
-        "recipe": asdict(t.recipe),
+        "recipe": recipe_identity(asdict(t.recipe)),
         "epochs": effective_epochs(t.recipe.epochs, tr),
         "seed": t.seed,
         "trainer": {

@@ -24,10 +24,10 @@ from kdbench.config import (
     model_size,
 )
 from kdbench.data import DATASETS, check_data
-from kdbench.distill import parse_params
+from kdbench.distill import METHODS, parse_params
 from kdbench.efficiency import BACKENDS, EXPORTERS
 from kdbench.errors import ConfigError
-from kdbench.models import MODELS, size_keys
+from kdbench.models import MODELS, models_with, size_keys
 from kdbench.optim import OPTIMIZERS, SCHEDULES
 from kdbench.progress import PROGRESS_MODES
 from kdbench.stages import parse_stage
@@ -130,6 +130,18 @@ def _check_recipe(prefix: str, recipe: RecipeConfig) -> None:
         f"one of {', '.join(optimizers)}",
     )
     _check(
+        recipe.optim.warmup_epochs >= 0,
+        f"{prefix}.optim.warmup_epochs",
+        recipe.optim.warmup_epochs,
+        "must be >= 0",
+    )
+    _check(
+        0 <= recipe.label_smoothing < 1,
+        f"{prefix}.label_smoothing",
+        recipe.label_smoothing,
+        "must be in [0, 1)",
+    )
+    _check(
         recipe.optim.schedule in SCHEDULES,
         f"{prefix}.optim.schedule",
         recipe.optim.schedule,
@@ -177,6 +189,7 @@ def validate(cfg: DictConfig | KdbenchConfig) -> KdbenchConfig:
     )
     _check_data_counts(c.data)
     c.distill = d = parse_params(c.distill)  # the method's own dataclass, or ConfigError
+    _check_student_hooks(d.label or d.name, METHODS.get(d.name).student_hooks, c.student.name)
     c.stages = [parse_stage(node, i) for i, node in enumerate(c.stages)]
     _check(d.T > 0, "distill.T", d.T, "the temperature must be > 0")
     if d.w1 is not None or d.w2 is not None:
@@ -265,6 +278,17 @@ def check_cell(cfg: DictConfig | KdbenchConfig) -> KdbenchConfig:
     c = validate(cfg)
     check_data(c.data)
     return c
+
+
+def _check_student_hooks(method: str, hooks: tuple[str, ...], student: str) -> None:
+    """A method that adds to its student (DeiT's token) refuses a student that cannot take it."""
+    for hook in hooks:
+        if hook not in MODELS.get(student).hooks:  # type: ignore[attr-defined]
+            able = ", ".join(models_with(hook))
+            raise ConfigError(
+                f"distill={method} needs a student with a {hook.replace('_', ' ')}, "
+                f"student {student!r} has none: use one of {able} (e.g. student=vit_tiny)"
+            )
 
 
 def _check_logger(name: str) -> None:

@@ -24,6 +24,7 @@ from kdbench.efficiency import (
 )
 from kdbench.efficiency.backends import Artifacts, time_backend
 from kdbench.errors import ConfigError
+from kdbench.inputs import image_spec
 from kdbench.models import create_model, list_models
 from kdbench.runner import run_cell
 
@@ -56,7 +57,7 @@ def test_resnet20_matches_the_published_counts():
 @pytest.mark.parametrize("name", list_models())
 def test_onnx_export_matches_torch(name, tmp_path):
     torch.manual_seed(0)
-    model = create_model(name, num_classes=10, in_channels=1).eval()
+    model = create_model(name, num_classes=10, spec=image_spec(1, 8)).eval()
     path = export_onnx(model, (1, 8, 8), tmp_path / f"{name}.onnx")
     session = ort_session(path, threads=1)
     # batch 3: not the export example's batch, so the dynamic batch axis is exercised

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from kdbench.errors import ConfigError
+from kdbench.inputs import InputSpec
 from kdbench.models import create_model, list_models
 
 # Slow on 2 CPU cores at 32x32; they still run at 8x8 and 16x16.
@@ -15,7 +16,8 @@ LARGE = {"resnet110", "resnet32x4", "vgg13", "wrn_40_4", "wrn_16_4"}
 def test_every_model_runs_on_both_input_shapes(name, shape):
     if shape[1] == 32 and name in LARGE:
         shape = (3, 16, 16)  # keeps the suite fast; the 32x32 path is the same code
-    model = create_model(name, num_classes=7, in_channels=shape[0]).eval()
+    # the spec gives the image side too: a transformer's token grid depends on it
+    model = create_model(name, num_classes=7, spec=InputSpec("image", shape)).eval()
     x = torch.randn(2, *shape)
     out = model.forward_features(x)
     assert out.logits.shape == (2, 7)

@@ -181,6 +181,26 @@ def ref_rkd(fs, ft, w_d=25.0, w_a=50.0):
     return w_d * distance + w_a * angle
 
 
+def ref_deit(cls, dist, t, y, kind, alpha, T):
+    """Touvron et al. (2021), eqs. 2-3, on the class head `cls` and distillation head `dist`:
+    soft: (1 - a) CE(cls, y) + a T^2 KL(softmax(t/T) || softmax(dist/T)), batch mean;
+    hard: (1 - a) CE(cls, y) + a CE(dist, argmax t) (the paper's a = 1/2)."""
+    ce = -torch.log(softmax(cls)[torch.arange(len(y)), y]).mean()
+    if kind == "soft":
+        ps, pt = softmax(dist / T), softmax(t / T)
+        term = T * T * (pt * (torch.log(pt) - torch.log(ps))).sum(1).mean()
+    else:
+        term = -torch.log(softmax(dist)[torch.arange(len(y)), t.argmax(1)]).mean()
+    return (1 - alpha) * ce + alpha * term
+
+
+def ref_deit_authors_soft_term(dist, t, T):
+    """facebookresearch/deit losses.py DistillationLoss, soft: F.kl_div(log_softmax(d/T),
+    log_softmax(t/T), reduction='sum', log_target=True) * T^2 / outputs_kd.numel()."""
+    ps, pt = softmax(dist / T), softmax(t / T)
+    return T * T * (pt * (torch.log(pt) - torch.log(ps))).sum() / dist.numel()
+
+
 def ref_crd(critic, num_data):
     """Tian et al. (2020), eq. 18: h = x / (x + N/M); -[log h(pos) + sum_neg log(1 - h)] / B."""
     x = torch.exp(critic)
@@ -286,6 +306,32 @@ def case_crd(scale, T):
     return critic, kdbench_loss, lambda c: ref_crd(c, 500)
 
 
+def deit_method(**params):
+    from kdbench.models import create_model
+
+    cls = METHODS.get("deit")
+    student = create_model("vit", C, in_channels=1, depth=1, embed_dim=8, heads=2, patch_size=8)
+    return cls(cls.Params(**params), student, None, None)
+
+
+def deit_case(kind, scale, T, alpha):
+    """kdbench's weighted terms of the two heads, given as one (B, 2C) tensor (class | dist)."""
+    both = torch.cat(logit_inputs(scale), dim=1)
+    t, y = scale * randn(B, C, seed=11), labels()
+    deit = deit_method(T=T, alpha=alpha, deit_type=kind)
+
+    def ours(z):
+        cls, dist = z[:, :C], z[:, C:]
+        student = ModelOutput((cls + dist) / 2, [], None, {"cls": cls, "dist": dist})
+        return functional.weighted_sum(deit.loss_terms(student, out(t), y), deit.weights)
+
+    return both, ours, lambda z: ref_deit(z[:, :C], z[:, C:], t, y, kind, alpha, T)
+
+
+def case_deit(scale, T):
+    return deit_case("soft", scale, T, alpha=0.1)
+
+
 def case_none(scale, T):
     s, t = logit_inputs(scale)
     alone = method("none")
@@ -302,6 +348,7 @@ CASES = {
     "pkt": case_pkt,
     "rkd": case_rkd,
     "crd": case_crd,
+    "deit": case_deit,
     "none": case_none,
 }
 
@@ -392,6 +439,25 @@ def test_dkd_is_finite_and_exact_in_float32_on_confident_logits(T):
     assert torch.isfinite(v) and torch.isfinite(g).all()
     assert v.double().item() == pytest.approx(v_ref.item(), rel=1e-4)
     assert (g.double() - g_ref).abs().max() <= 1e-4 * g_ref.abs().max()
+
+
+@pytest.mark.parametrize("T", TEMPERATURES)
+def test_deit_hard_matches_the_paper(T):
+    # the paper's hard distillation: 1/2 CE(class head, y) + 1/2 CE(dist head, argmax teacher)
+    for scale in SCALES:
+        x, ours, reference = deit_case("hard", scale, T, alpha=0.5)
+        v, g = value_and_grad(ours, x)
+        v_ref, g_ref = value_and_grad(reference, x)
+        assert abs(v - v_ref) <= RTOL * abs(v_ref)
+        assert (g - g_ref).abs().max() <= RTOL * g_ref.abs().max()
+
+
+@pytest.mark.parametrize("T", TEMPERATURES)
+def test_deit_soft_term_is_the_authors_times_the_class_count(T):
+    # the authors' code divides the KL sum by batch x classes; kdbench by the batch (as kd)
+    dist, t = logit_inputs(1.0)
+    ours = functional.deit_distill_term(dist, t, "soft", T)
+    assert torch.allclose(ours, C * ref_deit_authors_soft_term(dist, t, T), rtol=1e-12)
 
 
 @pytest.mark.parametrize("T", TEMPERATURES)
@@ -527,7 +593,10 @@ def distill_yamls():
 def test_every_distill_yaml_validates_against_its_method(path):
     from .conftest import compose_config
 
-    cfg = validate(compose_config([f"distill={path.stem}"]))
+    name = validate_name(path) if "defaults:" not in path.read_text() else None
+    # a method that adds to its student (DeiT's token) is composed with a student that can
+    student = ["student=vit_tiny"] if name and METHODS.get(name).student_hooks else []
+    cfg = validate(compose_config([f"distill={path.stem}", *student]))
     cls = METHODS.get(cfg.distill.name)
     assert isinstance(cfg.distill, cls.Params)
 

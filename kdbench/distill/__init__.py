@@ -12,6 +12,8 @@ from kdbench.distill.base import METHODS, DistillMethod, MethodParams, identity
 from kdbench.distill.functional import (
     at_loss,
     crd_nce_loss,
+    deit_distill_term,
+    deit_loss,
     dist_loss,
     dkd_loss,
     fitnet_loss,
@@ -41,6 +43,8 @@ __all__ = [
     "MethodParams",
     "at_loss",
     "crd_nce_loss",
+    "deit_distill_term",
+    "deit_loss",
     "dist_loss",
     "dkd_loss",
     "fitnet_loss",

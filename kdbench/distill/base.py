@@ -85,6 +85,9 @@ class DistillMethod(nn.Module):
     #: False when only the teacher's logits are read: they then come from the shared
     #: teacher stream (kdbench/teacher_stream.py) instead of a live teacher forward.
     needs_teacher_features: ClassVar[bool] = True
+    #: Model hooks the student must offer (`kdbench.models.register_model(hooks=...)`),
+    #: checked by `validate` before anything trains: DeiT's `distillation_token`.
+    student_hooks: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self,
@@ -101,6 +104,11 @@ class DistillMethod(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.epoch = 0  # set by the training module each epoch (warm-ups)
+        self.label_smoothing = 0.0  # the recipe's, set by the training module
+
+    def ce(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy with the labels, smoothed as the recipe says (`train.label_smoothing`)."""
+        return F.cross_entropy(logits, labels, label_smoothing=self.label_smoothing)
 
     @property
     def term(self) -> str:
@@ -128,7 +136,7 @@ class DistillMethod(nn.Module):
         index: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
         """Named, unweighted terms: CE on the labels, and the method's term when it counts."""
-        terms = {"ce": F.cross_entropy(student.logits, labels)}
+        terms = {"ce": self.ce(student.logits, labels)}
         if self.reads_teacher:
             terms[self.term] = self(student, teacher, labels, index=index)
         return terms

@@ -193,6 +193,42 @@ def dist_loss(
     return T * T * (beta * inter + gamma * intra)
 
 
+def deit_distill_term(
+    dist_logits: torch.Tensor, teacher_logits: torch.Tensor, kind: str, T: float = 1.0
+) -> torch.Tensor:
+    """DeiT's distillation-head term (Touvron et al., 2021, eqs. 2-3).
+
+    soft: T^2 * KL(softmax(t/T) || softmax(d/T)), summed over classes, batch mean;
+    hard: CE(d, argmax t), the teacher's decision as a label. The authors' code
+    (facebookresearch/deit losses.py `DistillationLoss`) divides the soft sum by
+    `outputs_kd.numel()` (batch x classes), i.e. its soft term is this one / C;
+    here the batch mean of `kd_loss`, so that DeiT-soft and KD weigh the same KL alike.
+    """
+    if kind == "soft":
+        return kd_loss(dist_logits, teacher_logits, T)
+    if kind == "hard":
+        return F.cross_entropy(promote(dist_logits), teacher_logits.argmax(dim=1))
+    raise ValueError(f"deit kind must be soft or hard, got {kind!r}")
+
+
+def deit_loss(
+    cls_logits: torch.Tensor,
+    dist_logits: torch.Tensor,
+    teacher_logits: torch.Tensor,
+    labels: torch.Tensor,
+    kind: str,
+    alpha: float = 0.5,
+    T: float = 1.0,
+) -> torch.Tensor:
+    """(1 - alpha) * CE(class head, labels) + alpha * `deit_distill_term` (distillation head).
+
+    DeiT's hard distillation is alpha = 1/2 (eq. 3: 1/2 CE(y) + 1/2 CE(y_t)); soft uses
+    the alpha of eq. 2 (the authors' `--distillation-alpha`, 0.5 by default).
+    """
+    ce = F.cross_entropy(promote(cls_logits), labels)
+    return (1 - alpha) * ce + alpha * deit_distill_term(dist_logits, teacher_logits, kind, T)
+
+
 # ---------------------------------------------------------------------- features
 
 

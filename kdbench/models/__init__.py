@@ -6,6 +6,7 @@ from kdbench.models import (  # noqa: F401  (registration side effects)
     mobilenetv2,
     resnet,
     shufflenetv2,
+    transformer,
     vgg,
     wrn,
 )
@@ -17,6 +18,7 @@ from kdbench.models.registry import (
     create_model,
     list_models,
     models_for,
+    models_with,
     register_model,
     size_keys,
 )
@@ -30,6 +32,7 @@ __all__ = [
     "create_model",
     "list_models",
     "models_for",
+    "models_with",
     "register_model",
     "size_keys",
 ]

@@ -18,6 +18,9 @@ class ModelOutput(NamedTuple):
     logits: torch.Tensor
     features: list[torch.Tensor]  # output of each stage, shallow to deep
     embedding: torch.Tensor  # pooled, flattened input of the classifier
+    # Each head's logits when a model has several (a DeiT student: `cls` and `dist`, whose
+    # mean is `logits`); None for one head. Methods that train heads apart read them here.
+    heads: dict[str, torch.Tensor] | None = None
 
 
 class FeatureModel(nn.Module):

@@ -25,9 +25,16 @@ _CONTEXT = {"num_classes", "in_channels", "spec"}
 
 
 def register_model(
-    name: str, kinds: tuple[str, ...] = ("image",), **defaults: Any
+    name: str,
+    kinds: tuple[str, ...] = ("image",),
+    hooks: tuple[str, ...] = (),
+    **defaults: Any,
 ) -> Callable[[ModelBuilder], ModelBuilder]:
-    """Register `builder` under `name` for input `kinds`, with size defaults (e.g. depth=20)."""
+    """Register `builder` under `name` for input `kinds`, with size defaults (e.g. depth=20).
+
+    `hooks`: what a method may ask of the built model beyond `forward_features`
+    (`distillation_token`: DeiT's extra token and head), checked before a cell starts.
+    """
 
     def decorator(builder: ModelBuilder) -> ModelBuilder:
         takes = set(inspect.signature(builder).parameters)
@@ -42,6 +49,7 @@ def register_model(
 
         build.builder = builder  # type: ignore[attr-defined]
         build.kinds = tuple(kinds)  # type: ignore[attr-defined]
+        build.hooks = tuple(hooks)  # type: ignore[attr-defined]
         build.size_keys = tuple(sorted(takes - _CONTEXT))  # type: ignore[attr-defined]
         MODELS.add(name, build)
         return builder
@@ -52,6 +60,11 @@ def register_model(
 def models_for(kind: str) -> list[str]:
     """The registered models that take inputs of `kind`."""
     return [n for n in MODELS.names() if kind in MODELS.get(n).kinds]  # type: ignore[attr-defined]
+
+
+def models_with(hook: str) -> list[str]:
+    """The registered models that offer `hook` (e.g. `distillation_token`)."""
+    return [n for n in MODELS.names() if hook in MODELS.get(n).hooks]  # type: ignore[attr-defined]
 
 
 def check_model(name: str, spec: InputSpec, size: dict[str, Any]) -> None:
