@@ -188,14 +188,17 @@ def summarize(df: pd.DataFrame, reference: str | None = None) -> pd.DataFrame:
     grouped = ok.groupby(keys, dropna=False)
     stats = grouped[values].agg(["mean", "std"])
     stats.columns = [f"{col}_{stat}" for col, stat in stats.columns]
+    extra = {}  # built apart and joined at once: column-by-column inserts fragment the frame
     for col in latency_spread:  # the spread of the architecture's cells, not over seeds
         name = col if col == "latency_cells" else f"{col}_std"
-        stats[name] = (
+        extra[name] = (
             ok.assign(_spread=latency_spread[col]).groupby(keys, dropna=False)["_spread"].first()
         )
     for metric in ("top1", "int8_top1"):  # the accuracies figures draw with CI bars
         if metric in ok:
-            stats[f"{metric}_ci95"] = grouped[metric].agg(mean_ci95)
+            extra[f"{metric}_ci95"] = grouped[metric].agg(mean_ci95)
+    if extra:
+        stats = pd.concat([stats, pd.DataFrame(extra)], axis=1)
     summary = counts.merge(stats.reset_index(), on=keys, how="left")
     summary = _merge(summary, _paired_columns(ok, keys, "delta_top1", "delta_top1"), keys)
     summary["delta_n"] = summary["delta_top1_n"]  # the name older readers of summary.csv know
