@@ -2,10 +2,14 @@
 
 from kdbench.models import (  # noqa: F401  (registration side effects)
     cnn,
+    dscnn,
     mlp,
     mobilenetv2,
+    recurrent,
     resnet,
     shufflenetv2,
+    tcn,
+    transformer,
     vgg,
     wrn,
 )
