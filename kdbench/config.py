@@ -107,6 +107,10 @@ def model_size(m: ModelConfig) -> dict[str, Any]:
     }
 
 
+# How a true / false size flag shows in a label (`lstm-d1-w1.28-bi`).
+_BOOL_TAGS = {"bidirectional": ("bi", "uni")}
+
+
 def model_label(m: ModelConfig) -> str:
     """A model's name with its size overrides, e.g. `cnn-w0.25` or `resnet20`."""
     parts = [m.name]
@@ -116,6 +120,8 @@ def model_label(m: ModelConfig) -> str:
         elif key == "width":
             if value != 1.0:
                 parts.append(f"w{value:g}")
+        elif isinstance(value, bool):
+            parts.append(_BOOL_TAGS.get(key, (key, f"no_{key}"))[0 if value else 1])
         else:
             parts.append(f"{key}{value:g}" if isinstance(value, float) else f"{key}{value}")
     return "-".join(parts)

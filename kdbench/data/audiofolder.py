@@ -100,23 +100,24 @@ def decode(cfg: DataConfig, root: Path) -> dict[str, np.ndarray]:
 
     def build() -> dict[str, np.ndarray]:
         arrays: dict[str, np.ndarray] = {"classes": np.asarray(classes)}
-        bad_all: list[str] = []
-        for split, files in splits.items():
-            waves, labels, bad = _read_split(files, classes, cfg.sample_rate)
-            bad_all += bad
-            y = np.asarray(labels, dtype=np.int64)
-            for c, paths in files.items():
-                if not np.any(y == classes.index(c)):
-                    raise DataError(
-                        f"no file in {paths[0].parent} could be read ({bad[0] if bad else ''}); "
-                        "add readable .wav files"
-                    )
-            arrays[f"x_{split}"], arrays[f"y_{split}"] = featurize(waves, cfg), y
+        read = {
+            split: _read_split(files, classes, cfg.sample_rate) for split, files in splits.items()
+        }
+        bad_all = [msg for _, _, bad in read.values() for msg in bad]
         if len(bad_all) > MAX_BAD_SHARE * len(every):
             raise DataError(
                 f"{len(bad_all)} of {len(every)} files under {root} cannot be read; "
                 f"first: {bad_all[0]}"
             )
+        for split, (waves, labels, _) in read.items():
+            y = np.asarray(labels, dtype=np.int64)
+            for c, paths in splits[split].items():
+                if not np.any(y == classes.index(c)):
+                    raise DataError(
+                        f"no file in {paths[0].parent} can be read; "
+                        "convert its files to PCM WAV or remove the folder"
+                    )
+            arrays[f"x_{split}"], arrays[f"y_{split}"] = featurize(waves, cfg), y
         arrays["bad"] = np.asarray(bad_all, dtype=str)
         return arrays
 
