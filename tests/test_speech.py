@@ -426,3 +426,14 @@ def test_at_refuses_sequence_features_in_one_line(tmp_path, monkeypatch, capsys)
         "kdbench: error: at cannot pair student RecurrentNet with teacher FrameTransformer: "
         "it needs spatial feature maps, got shape (32, 64); pick another method or model"
     ]
+
+
+@pytest.mark.parametrize("name", NEW_MODELS)
+def test_sequence_models_export_to_onnx_with_parity(name, tmp_path):
+    from kdbench.efficiency.export import export_onnx, max_abs_diff, ort_session
+
+    torch.manual_seed(0)
+    model = create_model(name, 10, spec=SPEC).eval()
+    path = export_onnx(model, torch.randn(2, 49, 10), tmp_path / f"{name}.onnx")
+    # batch 3: not the export example's batch, so the dynamic batch axis is exercised
+    assert max_abs_diff(model, ort_session(path), torch.randn(3, 49, 10)) <= 1e-4
