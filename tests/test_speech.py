@@ -437,3 +437,10 @@ def test_sequence_models_export_to_onnx_with_parity(name, tmp_path):
     path = export_onnx(model, torch.randn(2, 49, 10), tmp_path / f"{name}.onnx")
     # batch 3: not the export example's batch, so the dynamic batch axis is exercised
     assert max_abs_diff(model, ort_session(path), torch.randn(3, 49, 10)) <= 1e-4
+
+
+def test_labels_name_the_direction_of_recurrent_models():
+    from kdbench.config import ModelConfig, model_label
+
+    assert model_label(ModelConfig(name="lstm", width=1.28, bidirectional=True)) == "lstm-w1.28-bi"
+    assert model_label(ModelConfig(name="gru", bidirectional=False)) == "gru-uni"
