@@ -1,15 +1,20 @@
 """Latency ratios between inference backends, measured in one run on this machine.
 
-For each model (random weights, 3x32x32 input, 10 classes) and batch size
-(a registered model at its defaults, or a conf/student/<name>.yaml, e.g. the
-vision transformers vit_tiny and cct_2_3x2):
+For each model (random weights, 10 classes; image models at 3x32x32, sequence models
+at FSDD's 49x10 MFCC frames; a registered model at its defaults or a
+conf/student/<name>.yaml, e.g. the vision transformers vit_tiny and cct_2_3x2) and
+batch size:
 ORT fp32 / torch eager and ORT int8 / ORT fp32 latency ratios (p50; below 1 the
 first is faster), with the spread p90/p50 of every figure so the stability of
 the measurement shows beside it. The int8 models are calibrated on random
-inputs (speed does not depend on calibration quality). Absolute times depend
-on the host; ratios measured in the same run are what carries over.
+inputs (speed does not depend on calibration quality); recurrent models are
+quantized dynamically (the int8 quantizer column). The audio front-end's cost per
+1 s clip (8 kHz, MFCC, batch 1 and 32) is measured too: it runs once at load
+time in training, but on a device it runs per clip. Absolute times depend on the
+host; ratios measured in the same run are what carries over.
 
-    python bench/latency.py [--models resnet8,resnet20] [--min-time-s 1] [--threads 1]
+    python bench/latency.py [--models resnet8,resnet20] [--sequence-models gru,transformer]
+                            [--min-time-s 1] [--threads 1]
 
 Writes results/bench/latency.md and prints it.
 """
@@ -25,15 +30,16 @@ from omegaconf import OmegaConf
 
 from kdbench.config import CONF_DIR, EfficiencyConfig, ModelConfig
 from kdbench.efficiency import profile_student
-from kdbench.inputs import image_spec
-from kdbench.models import MODELS, FeatureModel, build_model
+from kdbench.inputs import InputSpec, image_spec
+from kdbench.models import MODELS, build_model
 
 MODELS_WANTED = ["resnet8", "resnet20", "resnet56", "mobilenetv2", "vit_tiny", "cct_2_3x2"]
-OUT = Path("results/bench/latency.md")
+SEQUENCE_WANTED = ["gru", "transformer"]  # at FSDD's input: 49 frames x 10 MFCCs
+FSDD_SPEC = InputSpec("sequence", (49, 10))
 
 
 def model_config(name: str) -> ModelConfig | None:
-    """conf/student/<name>.yaml when there is one (sized transformers), else the registered
+    """conf/student/<name>.yaml when there is one (sized models), else the registered
     model at its defaults; None when neither exists."""
     path = Path(CONF_DIR) / "student" / f"{name}.yaml"
     if path.is_file():
@@ -41,13 +47,33 @@ def model_config(name: str) -> ModelConfig | None:
     return ModelConfig(name=name) if name in MODELS else None
 
 
-def build(m: ModelConfig) -> FeatureModel:
-    return build_model(m, image_spec(3, 32), 10)
+def frontend_ms(batch: int, runs: int = 20) -> float:
+    """Median ms per clip of the MFCC front-end on `batch` 1 s clips at 8 kHz (one thread)."""
+    import statistics
+
+    import torch
+
+    from kdbench.data.audio.frontend import FrontEnd, FrontEndConfig
+
+    fe = FrontEnd(FrontEndConfig(sample_rate=8000))
+    x = torch.randn(batch, 8000)
+    times = []
+    with torch.no_grad():
+        fe(x)
+        for _ in range(runs):
+            t = time.perf_counter()
+            fe(x)
+            times.append((time.perf_counter() - t) * 1000 / batch)
+    return statistics.median(times)
+
+
+OUT = Path("results/bench/latency.md")
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--models", default=",".join(MODELS_WANTED))
+    p.add_argument("--sequence-models", default=",".join(SEQUENCE_WANTED))
     p.add_argument("--batch-sizes", default="1,32")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--min-time-s", type=float, default=1.0)
@@ -63,14 +89,18 @@ def main() -> None:
     )
     notes, rows = [], []
     start = time.perf_counter()
-    for name in args.models.split(","):
+    torch.set_num_threads(args.threads)
+    wanted = [(n, image_spec(3)) for n in args.models.split(",") if n]
+    wanted += [(n, FSDD_SPEC) for n in args.sequence_models.split(",") if n]
+    for name, spec in wanted:
         m = model_config(name)
         if m is None or m.name not in MODELS:
             notes.append(f"{name}: not registered in this checkout, skipped")
             print(f"note: {notes[-1]}", flush=True)
             continue
         torch.manual_seed(0)
-        eff = profile_student(build(m), (3, 32, 32), cfg)
+        eff = profile_student(build_model(m, spec, 10), spec, cfg)
+        shape = "x".join(str(d) for d in spec.shape)
         lat = eff["latency"]
         for b in batches:
             t, o, q = (lat[k][f"bs{b}"] for k in ("torch_fp32", "ort_fp32", "ort_int8"))
@@ -79,7 +109,7 @@ def main() -> None:
                 return f"{s['latency_ms_p90'] / s['latency_ms_p50']:.2f}"
 
             rows.append(
-                f"| {name} | {b} | {t['latency_ms_p50']:.3f} | {o['latency_ms_p50']:.3f} "
+                f"| {name} | {shape} | {eff['int8']['quantizer']} | {b} | {t['latency_ms_p50']:.3f} | {o['latency_ms_p50']:.3f} "
                 f"| {q['latency_ms_p50']:.3f} "
                 f"| **{o['latency_ms_p50'] / t['latency_ms_p50']:.2f}** "
                 f"| **{q['latency_ms_p50'] / o['latency_ms_p50']:.2f}** "
@@ -93,15 +123,18 @@ def main() -> None:
         "",
         f"Host: {host.get('cpu')} ({platform.machine()}), {args.threads} thread(s); "
         f"torch {host.get('torch')}, onnxruntime {host.get('onnxruntime')}. "
-        f"Input 3x32x32, 10 classes, random weights; int8 = static QDQ (U8S8) calibrated "
-        f"on random inputs. Each figure: {args.warmup} warm-up runs, then timed runs "
+        f"10 classes, random weights; int8 = static QDQ (U8S8) calibrated on random inputs, "
+        f"or dynamic (int8 weights; recurrent models). Each figure: {args.warmup} warm-up runs, then timed runs "
         f"covering >= {args.min_time_s:g} s. Latency ratios are p50 / p50 "
         f"(below 1: the numerator backend is faster); spread = p90 / p50.",
         "",
-        "| model | batch | eager ms | ORT fp32 ms | ORT int8 ms | ORT fp32 / eager "
-        "| int8 / fp32 | spread eager / fp32 / int8 | runs |",
-        "|---|---:|---:|---:|---:|---:|---:|---|---|",
+        "| model | input | int8 quantizer | batch | eager ms | ORT fp32 ms | ORT int8 ms "
+        "| ORT fp32 / eager | int8 / fp32 | spread eager / fp32 / int8 | runs |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---|---|",
         *rows,
+        "",
+        "Audio front-end (torch, MFCC 49x10 from a 1 s clip at 8 kHz), ms per clip: "
+        + ", ".join(f"batch {b}: {frontend_ms(b):.3f}" for b in batches),
         "",
         *(f"- {n}" for n in notes),
         f"\nMeasured in {time.perf_counter() - start:.0f} s.",

@@ -42,6 +42,21 @@ class DataConfig:
     # image data sets: fixed, class-stratified subsets (null = all)
     train_subset: int | None = None  # of the official training set, before val is held out
     test_subset: int | None = None
+    # arrays data (data=arrays): the .npz file with x [N, T, C], y [N] (x_test, y_test, classes)
+    path: str | None = None
+    # audio (fsdd, audiofolder): clips resampled to sample_rate, padded/cut to duration seconds
+    # at pad_side (end: keep the start; center), then the front-end (kdbench.data.audio.frontend)
+    sample_rate: int = 8000
+    duration: float = 1.0
+    pad_side: str = "end"  # end | center
+    features: str = "mfcc"  # mfcc | logmel
+    n_mfcc: int = 10
+    n_mels: int = 40
+    window_ms: float = 40.0
+    hop_ms: float = 20.0
+    fmin: float = 20.0
+    fmax: float | None = None  # null: sample_rate / 2
+    log_floor: float = 1e-6  # ln(max(mel energy, log_floor)), as TF's KWS example's log(x + 1e-6)
 
 
 @dataclass
@@ -113,6 +128,10 @@ def model_size(m: ModelConfig) -> dict[str, Any]:
     }
 
 
+# How a true / false size flag shows in a label (`lstm-d1-w1.28-bi`).
+_BOOL_TAGS = {"bidirectional": ("bi", "uni")}
+
+
 def model_label(m: ModelConfig) -> str:
     """The one name a model has in every output (tables, folders, progress lines, README).
 
@@ -132,6 +151,8 @@ def model_label(m: ModelConfig) -> str:
         elif key == "width":
             if value != 1.0:
                 parts.append(f"w{value:g}")
+        elif isinstance(value, bool):
+            parts.append(_BOOL_TAGS.get(key, (key, f"no_{key}"))[0 if value else 1])
         else:
             parts.append(f"{key}{value:g}" if isinstance(value, float) else f"{key}{value}")
     return "-".join(parts)

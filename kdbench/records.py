@@ -126,14 +126,17 @@ def _schema_paths() -> tuple[str, ...]:
     return tuple(_flat(asdict(KdbenchConfig())))
 
 
+_ROW_COLUMNS = ("status", "experiment", "key", "path", "error")
+
+
 def _labels(paths: list[str]) -> dict[str, str]:
     """Short column labels, fixed per path (`train.epochs` -> `epochs`).
 
     Settings under `train`, `data`, `trainer` and `distill` are their leaf
     (`train_subset`, `lr`); the teacher's and student's are prefixed by their
     root (`teacher.recipe.epochs` -> `teacher_epochs`, `student.width` ->
-    `student_width`). Should two settings still share a label, each is its
-    whole path joined by `_`.
+    `student_width`). Should two settings still share a label, or a setting's
+    label be one of the row's own columns (`path`), each is its whole path joined by `_`.
     """
 
     def short(p: str) -> str:
@@ -144,7 +147,9 @@ def _labels(paths: list[str]) -> dict[str, str]:
         return leaf if not rest or root in _PRIMARY_ROOTS else f"{root}_{leaf}"
 
     every = set(paths) | set(_schema_paths())
-    count: dict[str, int] = {}
+    # Columns a report row holds beside the settings: a setting never takes their label
+    # (`data.path` is `data_path`, not the record's own `path`).
+    count: dict[str, int] = {name: 1 for name in _ROW_COLUMNS}
     for p in every:
         count[short(p)] = count.get(short(p), 0) + 1
     return {p: short(p) if count[short(p)] == 1 else p.replace(".", "_") for p in paths}

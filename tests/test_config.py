@@ -4,6 +4,7 @@ import pytest
 from hydra.errors import ConfigCompositionException
 from omegaconf.errors import ValidationError
 
+from kdbench.data import DATASETS
 from kdbench.errors import ConfigError
 from kdbench.validate import validate
 
@@ -23,7 +24,8 @@ from .conftest import compose_config
         ("train.batch_size=0", "train.batch_size=0 is invalid"),
         (
             "data.name=imagenet",
-            "data.name='imagenet' is invalid: known data sets: cifar10, cifar100, cifar10_jpeg, digits",
+            # every registered data set, in order (other loaders register more)
+            f"data.name='imagenet' is invalid: known data sets: {', '.join(DATASETS)}",
         ),
         ("distill.name=magic", "distill.name='magic' is invalid: known methods:"),
     ],

@@ -25,7 +25,7 @@ from kdbench.efficiency import (
 from kdbench.efficiency.backends import Artifacts, time_backend
 from kdbench.errors import ConfigError
 from kdbench.inputs import image_spec
-from kdbench.models import create_model, list_models
+from kdbench.models import create_model, models_for
 from kdbench.runner import run_cell
 
 CHEAP = {"warmup": 1, "min_time_s": 0.0, "min_runs": 3}
@@ -54,7 +54,7 @@ def test_resnet20_matches_the_published_counts():
     assert 40.5e6 < macs < 41.5e6  # "about 41 M MACs"
 
 
-@pytest.mark.parametrize("name", list_models())
+@pytest.mark.parametrize("name", models_for("image"))
 def test_onnx_export_matches_torch(name, tmp_path):
     torch.manual_seed(0)
     model = create_model(name, num_classes=10, spec=image_spec(1, 8)).eval()

@@ -149,7 +149,7 @@ def test_transformer_recipe_composes_and_is_part_of_the_identity():
 
 def test_flops_of_one_block_equal_the_hand_count():
     """FlopCounterMode counts 2 per multiply-add of QKV, QK^T, AV, the projection and the MLP."""
-    from kdbench.models.transformer import Block
+    from kdbench.models.vit import Block
 
     n, d, heads, ratio = 17, 32, 4, 2.0
     hidden = int(d * ratio)

@@ -99,3 +99,30 @@ class ConvReg(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.bn(self.conv(x))
         return torch.relu(x) if self.relu else x
+
+
+class SeqReg(nn.Module):
+    """FitNet's regressor for sequence features [B, T, C]: a linear map C_s -> C_t per step.
+
+    The 1-D analogue of a 1x1 ConvReg, without BN: recurrent and transformer hints are
+    not post-ReLU maps, so no final ReLU either. When the two sequences differ in
+    length (a class token, a strided stem), the teacher's hint is resampled to the
+    student's length (`match_length`).
+    """
+
+    def __init__(self, c_student: int, c_teacher: int) -> None:
+        super().__init__()
+        self.linear = nn.Linear(c_student, c_teacher)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear(x)
+
+
+def match_length(hint: torch.Tensor, length: int) -> torch.Tensor:
+    """A [B, T, C] sequence linearly resampled along time to `length` steps."""
+    if hint.shape[1] == length:
+        return hint
+    out = torch.nn.functional.interpolate(
+        hint.transpose(1, 2), size=length, mode="linear", align_corners=True
+    )
+    return out.transpose(1, 2)

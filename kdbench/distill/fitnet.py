@@ -10,6 +10,11 @@ hint onto the teacher's channels and spatial size, BN, and a final ReLU when the
 teacher's hint is a post-ReLU map, found from the dry forward: all values >= 0).
 Loss: `functional.fitnet_loss`, the mean squared error of the two maps.
 
+Sequence features ([B, T, C] from recurrent, 1-D conv and transformer models) get a
+linear regressor per step (`SeqReg`) onto the teacher's channels, the teacher's hint
+resampled to the student's length where they differ. A sequence hint cannot pair with
+a spatial map (a DS-CNN with an LSTM): that pair is refused at start, in one line.
+
 Departures: the paper trains in two stages (hint first, then KD); like the
 references, kdbench adds the hint term to CE from the start. Where no
 ConvReg shape exists (the student's map smaller than the teacher's, not by 2x),
@@ -25,7 +30,15 @@ from typing import ClassVar
 import torch
 import torch.nn.functional as F
 
-from kdbench.distill.adapters import ConvReg, pair_error, probe, relative_stage, require_maps
+from kdbench.distill.adapters import (
+    ConvReg,
+    SeqReg,
+    match_length,
+    pair_error,
+    probe,
+    relative_stage,
+    require_maps,
+)
 from kdbench.distill.base import METHODS, NO_TEMPERATURE, DistillMethod, MethodParams
 from kdbench.distill.functional import fitnet_loss
 from kdbench.models import ModelOutput
@@ -65,9 +78,14 @@ class FitNet(DistillMethod):
         self.s_index %= ns
         self.t_index = relative_stage(self.s_index, ns, nt)
         hs, ht = fs[self.s_index], ft[self.t_index]
+        self.pool_to: tuple[int, int] | None = None
+        self.seq_length: int | None = None
+        if hs.dim() == 3 and ht.dim() == 3:  # sequences [B, T, C]
+            self.seq_length = hs.shape[1]
+            self.regressor: torch.nn.Module = SeqReg(hs.shape[2], ht.shape[2])
+            return
         require_maps("fitnet", student, teacher, hs, ht)
         s_shape, t_shape = tuple(hs.shape), tuple(ht.shape)
-        self.pool_to: tuple[int, int] | None = None
         if not _has_conv_reg(s_shape, t_shape):
             self.pool_to = (s_shape[-2], s_shape[-1])
             t_shape = (*t_shape[:-2], *self.pool_to)
@@ -77,6 +95,8 @@ class FitNet(DistillMethod):
         self, student: ModelOutput, teacher: ModelOutput | None, labels: torch.Tensor, index=None
     ):
         hint = teacher.features[self.t_index]  # type: ignore[union-attr]
-        if self.pool_to is not None:
+        if self.seq_length is not None:
+            hint = match_length(hint, self.seq_length)
+        elif self.pool_to is not None:
             hint = F.adaptive_avg_pool2d(hint, self.pool_to)
         return fitnet_loss(self.regressor(student.features[self.s_index]), hint)

@@ -8,6 +8,8 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from kdbench.efficiency.formulas import EXTRA_FLOP_FORMULAS
+
 
 def count_params(model: nn.Module, trainable_only: bool = False) -> int:
     """Number of parameters (all, or only those with `requires_grad`)."""
@@ -26,11 +28,13 @@ def count_flops(
     FlopCounterMode counts the aten ops that run (conv, matmul, addmm, ...), so
     the figure follows the executed graph rather than a per-layer formula;
     elementwise ops (BN, ReLU, adds) are not counted, as in the published counts.
+    Ops it has no formula for (the CPU LSTM and attention kernels) are counted by
+    the formulas in `kdbench.efficiency.formulas`.
     """
     x = torch.zeros(input_shape) if example is None else example
     was_training = model.training
     model.eval()
-    counter = FlopCounterMode(display=False)
+    counter = FlopCounterMode(display=False, custom_mapping=EXTRA_FLOP_FORMULAS)
     try:
         with counter, torch.no_grad():
             model(x)

@@ -90,13 +90,14 @@ def _export(
     test: Split | None,
     examples: torch.Tensor | None,
     per_channel: bool = False,
+    quantizer: str = "static",
 ) -> tuple[dict[str, Path], dict[str, Any]]:
     """The ONNX files the backends need, with their sizes, parity and int8 accuracy."""
     result: dict[str, Any] = {
         "onnx_fp32_size_kb": None,
         "onnx_int8_size_kb": None,
         "onnx_max_abs_diff": None,
-        "int8": {"top1": None, "top1_delta": None},
+        "int8": {"top1": None, "top1_delta": None, "mode": None, "quantizer": None},
     }
     needs = {BACKENDS.get(name).artifact for name in cfg.backends}
     files: dict[str, Path] = {}
@@ -119,13 +120,17 @@ def _export(
             if calibration is not None and len(calibration)
             else spec.random(cfg.calibration_size, seed=2)
         )
-        int8 = quantize_int8(fp32, folder / ONNX_FILES["onnx_int8"], inputs.numpy(), per_channel)
+        # Per model: static QDQ, or dynamic where ORT has no static kernel (recurrent layers).
+        int8 = quantize_int8(
+            fp32, folder / ONNX_FILES["onnx_int8"], inputs.numpy(), per_channel, quantizer
+        )
+        result["int8"]["quantizer"] = quantizer
         files["onnx_int8"] = int8
         result["onnx_int8_size_kb"] = int8.stat().st_size / 1024
         if test is not None and len(test[1]):
             x, y = test[0].numpy(), test[1].numpy()
             top1 = ort_top1(ort_session(int8, cfg.threads), x, y)
-            result["int8"] = {"top1": top1, "top1_delta": top1 - ort_top1(session, x, y)}
+            result["int8"].update(top1=top1, top1_delta=top1 - ort_top1(session, x, y))
     return files, result
 
 
@@ -192,6 +197,7 @@ def profile_student(
     """
     cfg = cfg or EfficiencyConfig()
     mode = getattr(model, "int8_mode", "ptq")  # "qat": trained quantization-aware
+    quantizer = getattr(model, "int8_quantizer", "static")  # "dynamic": recurrent layers
     model = deployed(model)
     spec = as_spec(spec)
     result = static_costs(model, spec, examples)
@@ -201,7 +207,7 @@ def profile_student(
         # QAT weights are quantized on the per-channel grid they were trained for
         per_channel = cfg.int8_per_channel or mode == "qat"
         files, exported = _export(
-            model, spec, cfg, Path(tmp), calibration, test, examples, per_channel
+            model, spec, cfg, Path(tmp), calibration, test, examples, per_channel, quantizer
         )
         exported["int8"]["mode"] = mode
         result.update(exported)

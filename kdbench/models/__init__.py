@@ -2,12 +2,16 @@
 
 from kdbench.models import (  # noqa: F401  (registration side effects)
     cnn,
+    dscnn,
+    kwt,
     mlp,
     mobilenetv2,
+    recurrent,
     resnet,
     shufflenetv2,
-    transformer,
+    tcn,
     vgg,
+    vit,
     wrn,
 )
 from kdbench.models.base import FeatureModel, ModelOutput

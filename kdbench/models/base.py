@@ -8,7 +8,7 @@ counting, latency and ONNX export see exactly the deployed network.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import ClassVar, NamedTuple
 
 import torch
 from torch import nn
@@ -30,6 +30,9 @@ class FeatureModel(nn.Module):
     stages: nn.ModuleList
     pool: nn.Module
     classifier: nn.Module
+    #: How the efficiency profiler makes the int8 model (kdbench.efficiency.int8.QUANTIZERS):
+    #: static QDQ, or dynamic for layers ONNX Runtime has no static int8 kernel for (RNNs).
+    int8_quantizer: ClassVar[str] = "static"
 
     def forward_features(self, x: torch.Tensor) -> ModelOutput:
         h = self.stem(x)

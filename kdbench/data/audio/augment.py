@@ -15,7 +15,8 @@ import math
 
 import torch
 
-from kdbench.data.augment import MASK32, mix32
+from kdbench.data.augment import MASK32, Transform, mix32, register_augmentation
+from kdbench.errors import ConfigError
 
 # Salts separating the draws made from one key (arbitrary odd 32-bit constants).
 _SHIFT_SALT = 0x68E31DA4
@@ -88,3 +89,38 @@ def add_noise(
     std = torch.sqrt(power / 10.0 ** (snr / 10.0)).to(x.dtype)
     noise = keyed_normal(keys, tuple(x.shape[1:])).to(x.dtype)
     return x + std.reshape(-1, *([1] * (x.dim() - 1))) * noise
+
+
+# Registered for frame data (kind "sequence": [B, T, C]; MFCC frames, sensor windows) so a
+# data yaml can list them: `augment: [{name: time_shift, max_shift: 4}, {name: noise, snr_db: 20}]`.
+@register_augmentation("time_shift", kinds=("sequence",))
+def time_shift_transform(max_shift: int = 4, fill: float | None = None) -> Transform:
+    """Shift each sample by up to `max_shift` frames either way. Vacated frames hold `fill`,
+    or (None, the default) repeat the edge frame: for features, 0 is not silence (an MFCC
+    frame of silence has a large negative c0), while the edge frame of a padded clip is."""
+    if max_shift < 0:
+        raise ConfigError(f"time_shift max_shift must be >= 0, got {max_shift}")
+    if fill is not None:
+        return lambda x, keys: time_shift(x, keys, int(max_shift), float(fill))
+    return lambda x, keys: edge_shift(x, keys, int(max_shift))
+
+
+def edge_shift(x: torch.Tensor, keys: torch.Tensor, max_shift: int) -> torch.Tensor:
+    """`time_shift` with the vacated steps holding copies of the nearest edge step."""
+    if max_shift <= 0:
+        return x
+    t = x.shape[1]
+    shifts = shift_draws(keys.to(x.device), max_shift)
+    index = (torch.arange(t, device=x.device)[None, :] - shifts[:, None]).clamp(0, t - 1)
+    if x.dim() == 3:
+        index = index[:, :, None].expand_as(x)
+    return torch.gather(x, 1, index)
+
+
+@register_augmentation("noise", kinds=("sequence",))
+def noise_transform(snr_db: float | list[float] = 20.0) -> Transform:
+    """Additive white Gaussian noise at `snr_db` (or uniform in a [lo, hi] range) per sample."""
+    snr = tuple(float(v) for v in snr_db) if isinstance(snr_db, (list, tuple)) else float(snr_db)
+    if isinstance(snr, tuple) and (len(snr) != 2 or snr[0] > snr[1]):
+        raise ConfigError(f"noise snr_db={list(snr)} is invalid: give a number or [lo, hi]")
+    return lambda x, keys: add_noise(x, keys, snr)
