@@ -119,7 +119,8 @@ def test_the_efficiency_block_has_the_record_schema():
     }  # fmt: skip
     assert eff["settings"]["batch_sizes"] == [1, 4] and "keep_models" not in eff["settings"]
     assert datetime.fromisoformat(eff["measured_at"]).tzinfo is not None
-    assert set(eff["int8"]) == {"top1", "top1_delta"}
+    assert set(eff["int8"]) == {"top1", "top1_delta", "mode", "quantizer"}
+    assert (eff["int8"]["mode"], eff["int8"]["quantizer"]) == ("ptq", "static")
 
 
 def test_backends_can_be_switched_off():
