@@ -40,6 +40,14 @@ class DataConfig:
     # image data sets: fixed, class-stratified subsets (null = all)
     train_subset: int | None = None  # of the official training set, before val is held out
     test_subset: int | None = None
+    # text data sets (kdbench/data/text/): a file of labelled texts and its tokenizer
+    path: str | None = None  # textfile: the training CSV/TSV (.tsv: tab, else comma)
+    test_path: str | None = None  # textfile: a separate test file; null: drawn from `path`
+    text_column: str = "sentence"
+    label_column: str = "label"
+    vocab_size: int = 8000  # WordPiece vocabulary, trained on the training split only
+    max_length: int = 64  # tokens per sample (longer texts are cut, shorter ones padded)
+    lowercase: bool = True
 
 
 @dataclass
@@ -113,6 +121,12 @@ class TeacherConfig(ModelConfig):
     # Non-empty: an ensemble of these members (each trained with `recipe`, stored like a
     # single teacher); soft targets are the mean of their softened distributions.
     ensemble: list[ModelConfig] = field(default_factory=list)
+    # name=logits_file: the teacher is a file of its training logits (kdbench/models/precomputed.py)
+    path: str | None = None
+
+
+# The teacher that is a file of logits, not a network (a model too large to run here).
+LOGITS_FILE = "logits_file"
 
 
 # The defaults of kdbench.distill.base.MethodParams (a test keeps the two equal).

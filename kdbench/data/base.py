@@ -64,6 +64,14 @@ class TensorData:
     augment: Transform | None = None  # keyed, applied to training batches only (build_augment)
     spec: InputSpec | None = None
     classes: list[str] | None = None  # class names by label, where the data set has them
+    # Files a deployed model needs besides its weights (a text set's tokenizer.json): the
+    # runner writes them beside every kept student.
+    artifacts: dict[str, bytes] | None = None
+    # Where samples came from, for data that a logits file is aligned with: "train" holds the
+    # row of the ORIGINAL training file of each training-split sample; "test" the row of the
+    # test file of each test sample ("test_in_train": of the training file, when the test
+    # split was drawn from it). None: the loader does not track rows.
+    rows: dict[str, torch.Tensor] | None = None
 
     def __post_init__(self) -> None:
         if self.spec is None:
