@@ -1,11 +1,14 @@
 """Model zoo. Importing this package registers every architecture."""
 
 from kdbench.models import (  # noqa: F401  (registration side effects)
+    bilstm,
     cnn,
     mlp,
     mobilenetv2,
     resnet,
     shufflenetv2,
+    text_transformer,
+    textcnn,
     vgg,
     wrn,
 )
