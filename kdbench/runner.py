@@ -149,6 +149,8 @@ def _train_cell(cfg: KdbenchConfig, directory: Path) -> dict[str, Any]:
         state = {k: v.detach().contiguous() for k, v in student.state_dict().items()}
         write_atomic(directory / STUDENT_PT, lambda f: torch.save(state, f))
         write_atomic(directory / INPUTS_PT, lambda f: torch.save({"inputs": examples}, f))
+        for name, blob in (data.artifacts or {}).items():  # e.g. the tokenizer it was trained with
+            write_atomic(directory / name, lambda f, b=blob: f.write(b))
     efficiency = {}
     if e.enabled:
         efficiency = _measure(student, data, e, directory, cfg.trainer.test, calibration, examples)

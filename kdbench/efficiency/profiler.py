@@ -26,7 +26,7 @@ from kdbench.efficiency.backends import BACKENDS, Artifacts, time_backend
 from kdbench.efficiency.counts import count_flops, count_params, state_dict_bytes
 from kdbench.efficiency.export import export_onnx, max_abs_diff, ort_session
 from kdbench.efficiency.files import ONNX_FILES
-from kdbench.efficiency.int8 import ort_top1, quantize_int8
+from kdbench.efficiency.int8 import int8_mode, ort_top1, quantize_int8
 from kdbench.efficiency.latency import host_info
 from kdbench.errors import ConfigError
 from kdbench.inputs import InputSpec, repeat_to
@@ -88,7 +88,7 @@ def _export(
         "onnx_fp32_size_kb": None,
         "onnx_int8_size_kb": None,
         "onnx_max_abs_diff": None,
-        "int8": {"top1": None, "top1_delta": None},
+        "int8": {"top1": None, "top1_delta": None, "mode": None},
     }
     needs = {BACKENDS.get(name).artifact for name in cfg.backends}
     files: dict[str, Path] = {}
@@ -111,15 +111,17 @@ def _export(
             if calibration is not None and len(calibration)
             else spec.random(cfg.calibration_size, seed=2)
         )
+        mode = int8_mode(model)
         int8 = quantize_int8(
-            fp32, folder / ONNX_FILES["onnx_int8"], inputs.numpy(), cfg.int8_per_channel
+            fp32, folder / ONNX_FILES["onnx_int8"], inputs.numpy(), cfg.int8_per_channel, mode
         )
+        result["int8"]["mode"] = mode
         files["onnx_int8"] = int8
         result["onnx_int8_size_kb"] = int8.stat().st_size / 1024
         if test is not None and len(test[1]):
             x, y = test[0].numpy(), test[1].numpy()
             top1 = ort_top1(ort_session(int8, cfg.threads), x, y)
-            result["int8"] = {"top1": top1, "top1_delta": top1 - ort_top1(session, x, y)}
+            result["int8"].update(top1=top1, top1_delta=top1 - ort_top1(session, x, y))
     return files, result
 
 

@@ -100,7 +100,7 @@ class TextTransformer(FeatureModel):
         mask = x != self.pad_index  # (N, L)
         h = self.embed(x)
         if self.cls is not None:
-            h = torch.cat([self.cls.expand(len(x), -1, -1), h], dim=1)
+            h = torch.cat([self.cls.expand(x.shape[0], -1, -1), h], dim=1)
             mask = torch.cat([torch.ones_like(mask[:, :1]), mask], dim=1)
         h = self.dropout(h + self.positions[:, : h.shape[1]])
         key_bias = (~mask).to(h.dtype)[:, None, None, :] * MASKED  # (N, 1, 1, L)

@@ -16,12 +16,6 @@ from torch import nn
 from kdbench.errors import ConfigError
 from kdbench.inputs import InputSpec
 
-# Models choose how their int8 ONNX model is made (kdbench/efficiency/int8.py): "static"
-# (QDQ, calibrated activations) or "dynamic" (int8 weights, activations quantized per batch at
-# run time: LSTMs, which static QDQ does not cover, and attention, whose masked scores and
-# softmax a fixed calibrated range serves badly).
-INT8_MODES = ("static", "dynamic")
-
 
 def token_spec(spec: InputSpec, model: str) -> InputSpec:
     if spec.kind != "tokens" or spec.vocab_size is None:
