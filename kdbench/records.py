@@ -17,9 +17,9 @@ from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
-from kdbench.config import KdbenchConfig, ModelConfig, model_label
+from kdbench.config import LOGITS_FILE, KdbenchConfig, ModelConfig, model_label
 from kdbench.distill import METHODS, identity
-from kdbench.fileio import config_hash
+from kdbench.fileio import config_hash, sha256_file
 
 # Settings that say where outputs go, how cells are chosen, or how a run is watched or
 # measured, not what is trained: a change of `efficiency.*` re-measures the kept student
@@ -47,6 +47,12 @@ def canonical_config(cfg: KdbenchConfig) -> dict[str, Any]:
     for role in ("student", "teacher"):
         d[role] = _set_sizes(d[role])
     d["teacher"]["ensemble"] = [_set_sizes(m) for m in d["teacher"]["ensemble"]]
+    if cfg.teacher.name == LOGITS_FILE and cfg.teacher.path:
+        # the file's content, not its name or a recipe it was never trained with
+        d["teacher"] = {
+            "name": LOGITS_FILE,
+            "sha256": sha256_file(Path(cfg.teacher.path).expanduser()),
+        }
     method = METHODS.get(cfg.distill.name)
     d["distill"] = identity(cfg.distill)  # the fields of the method's own dataclass it reads
     if not method.uses_teacher:

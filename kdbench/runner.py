@@ -93,7 +93,12 @@ def _train_cell(cfg: KdbenchConfig, directory: Path) -> dict[str, Any]:
     student = build_model(cfg.student, data.spec, data.num_classes)
     aug_seed = cfg.seed if cfg.data.aug_seed is None else cfg.data.aug_seed
     stream = None
-    if teacher_meta and cfg.trainer.teacher_stream and not method_cls.needs_teacher_features:
+    if (
+        teacher_meta
+        and cfg.trainer.teacher_stream
+        and not method_cls.needs_teacher_features
+        and "logits_file" not in teacher_meta  # its logits are read from the file itself
+    ):
         stream = TeacherStream.for_cell(cfg, data, teacher_meta, aug_seed)
     label = progress_label(report_settings(cfg))
     loggers = tracker_loggers(cfg.logger.name, _sweep_folder(cfg), cfg.name, directory.name)
@@ -163,7 +168,11 @@ def _train_cell(cfg: KdbenchConfig, directory: Path) -> dict[str, Any]:
         "stages": stages if cfg.stages else None,
         "teacher_metrics": teacher_meta["metrics"] if teacher_meta else None,
         "teacher": (
-            {k: teacher_meta[k] for k in ("key", "sha256", "cached", "train_s")}
+            {
+                k: teacher_meta[k]
+                for k in ("key", "sha256", "cached", "train_s", "logits_file")
+                if k in teacher_meta
+            }
             if teacher_meta
             else None
         ),

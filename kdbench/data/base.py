@@ -46,6 +46,23 @@ def epoch_view(
     return augment(x, view_keys(aug_seed, epoch, index))
 
 
+@dataclass(frozen=True)
+class SourceRows:
+    """Where each sample of the splits came from in the ORIGINAL files, before any subset or
+    validation split: what a logits file's rows are aligned with (kdbench/models/precomputed.py).
+
+    `train[i]` is the row of the training file of the i-th training-split sample (the file has
+    `train_size` rows); `test[i]` likewise in the test file, or in the training file when
+    the test split was drawn from it (`test_in_train`).
+    """
+
+    train: torch.Tensor
+    train_size: int
+    test: torch.Tensor
+    test_size: int
+    test_in_train: bool = False
+
+
 @dataclass
 class TensorData:
     """A data set split into train / val / test, with what models need to know of it.
@@ -67,11 +84,8 @@ class TensorData:
     # Files a deployed model needs besides its weights (a text set's tokenizer.json): the
     # runner writes them beside every kept student.
     artifacts: dict[str, bytes] | None = None
-    # Where samples came from, for data that a logits file is aligned with: "train" holds the
-    # row of the ORIGINAL training file of each training-split sample; "test" the row of the
-    # test file of each test sample ("test_in_train": of the training file, when the test
-    # split was drawn from it). None: the loader does not track rows.
-    rows: dict[str, torch.Tensor] | None = None
+    # Where samples came from (what a logits file is aligned with); None: not tracked
+    rows: SourceRows | None = None
 
     def __post_init__(self) -> None:
         if self.spec is None:

@@ -7,8 +7,9 @@ pretrained vectors here, the table is learned from scratch (his "CNN-rand").
 
 Only windows that start on a real token take part in the max: after the ReLU
 every value is >= 0, so zeroing the other windows leaves the max of the valid
-ones (every sample has at least one token), and the result does not depend on
-how much padding `max_length` adds. Int8: static QDQ (convolutions and the
+ones (every sample has at least one token). The sequence is extended by k - 1
+zero vectors (the padding embedding), so the result does not depend on how much
+padding `max_length` adds. Int8: static QDQ (convolutions and the
 linear layer quantize well with calibrated ranges).
 """
 
@@ -52,10 +53,11 @@ class TextCNN(FeatureModel):
         h = self.embed(x).transpose(1, 2)  # (N, E, L)
         pooled = []
         for k, conv in zip(self.kernels, self.convs):
-            # windows longer than the sequence: pad on the right so one window exists
-            inp = h if h.shape[-1] >= k else nn.functional.pad(h, (0, k - h.shape[-1]))
-            a = torch.relu(conv(inp))  # (N, F, L - k + 1)
-            a = a * valid[..., : a.shape[-1]].to(a.dtype)
+            # k - 1 zero vectors (what the padding embedding is) after the last position: a
+            # window starts at every position, so a sentence cut at max_length keeps the
+            # windows it would have with more padding
+            a = torch.relu(conv(nn.functional.pad(h, (0, k - 1))))  # (N, F, L)
+            a = a * valid.to(a.dtype)
             pooled.append(a.amax(dim=-1))
         embedding_ = torch.cat(pooled, dim=1)
         return ModelOutput(self.classifier(self.dropout(embedding_)), pooled, embedding_)

@@ -25,7 +25,7 @@ from sklearn.model_selection import train_test_split
 from tokenizers import Tokenizer
 
 from kdbench.config import DataConfig
-from kdbench.data.base import TensorData
+from kdbench.data.base import SourceRows, TensorData
 from kdbench.data.images import stratified_subset
 from kdbench.data.text.tables import TextTable, label_ids
 from kdbench.data.text.tokenizer import PAD_INDEX, encode, train_tokenizer
@@ -154,10 +154,11 @@ def text_data(
         spec=InputSpec("tokens", (cfg.max_length,), vocab_size=vocab, pad_index=PAD_INDEX),
         classes=list(classes),
         artifacts={TOKENIZER_FILE: tokenizer_json},
-        rows={
-            "train": torch.from_numpy(arrays["rows_train"]),
-            "test_in_train" if meta["test_from_train"] else "test": torch.from_numpy(
-                arrays["rows_test"]
-            ),
-        },
+        rows=SourceRows(
+            torch.from_numpy(arrays["rows_train"]),
+            len(train.labels),
+            torch.from_numpy(arrays["rows_test"]),
+            len(train.labels) if meta["test_from_train"] else len(test.labels),  # type: ignore[union-attr]
+            test_in_train=bool(meta["test_from_train"]),
+        ),
     )
