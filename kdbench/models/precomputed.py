@@ -204,9 +204,13 @@ def write_logits_file(model: torch.nn.Module, data: TensorData, path: str | Path
                 [model(data.prepare(x[i : i + 1024])).float() for i in range(0, len(x), 1024)]
             ).numpy()
 
-    arrays = {"logits": logits(data.train[0]), "ids": data.rows.train.numpy()}
-    if not data.rows.test_in_train:
-        arrays.update(test_logits=logits(data.test[0]), test_ids=data.rows.test.numpy())
+    rows = data.rows
+    arrays = {"logits": logits(data.train[0]), "ids": rows.train.numpy()}
+    test = {"logits": logits(data.test[0]), "ids": rows.test.numpy()}
+    if rows.test_in_train:  # test rows are rows of the training file
+        arrays = {k: np.concatenate([arrays[k], test[k]]) for k in arrays}
+    else:
+        arrays.update(test_logits=test["logits"], test_ids=test["ids"])
     path = Path(path)
     with open(path, "wb") as f:
         np.savez(f, **arrays)
