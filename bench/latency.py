@@ -1,13 +1,16 @@
 """Latency ratios between inference backends, measured in one run on this machine.
 
-For each model (random weights, 3x32x32 input, 10 classes) and batch size:
+For each model (random weights; image models: 3x32x32 input, 10 classes; text
+models: `--max-length` token ids of a `--vocab`-word table, 2 classes, a quarter
+of each row padding) and batch size:
 ORT fp32 / torch eager and ORT int8 / ORT fp32 latency ratios (p50; below 1 the
 first is faster), with the spread p90/p50 of every figure so the stability of
 the measurement shows beside it. The int8 models are calibrated on random
-inputs (speed does not depend on calibration quality). Absolute times depend
+inputs (speed does not depend on calibration quality); a model's int8 mode
+(static QDQ or dynamic, its `int8_mode`) is in the table. Absolute times depend
 on the host; ratios measured in the same run are what carries over.
 
-    python bench/latency.py [--models resnet8,resnet20] [--min-time-s 1] [--threads 1]
+    python bench/latency.py [--models resnet8,textcnn] [--max-length 64] [--min-time-s 1]
 
 Writes results/bench/latency.md and prints it.
 """
@@ -21,9 +24,35 @@ from pathlib import Path
 
 from kdbench.config import EfficiencyConfig
 from kdbench.efficiency import profile_student
+from kdbench.efficiency.int8 import int8_mode
+from kdbench.inputs import InputSpec, image_spec
 from kdbench.models import MODELS, create_model
 
-MODELS_WANTED = ["resnet8", "resnet20", "resnet56", "mobilenetv2"]
+MODELS_WANTED = [
+    "resnet8",
+    "resnet20",
+    "resnet56",
+    "mobilenetv2",
+    "textcnn",
+    "bilstm",
+    "text_transformer",
+]
+
+
+def spec_for(name: str, max_length: int, vocab: int) -> tuple[InputSpec, int]:
+    """The input spec and class count a model is timed at: tokens if it takes tokens."""
+    if "tokens" in MODELS.get(name).kinds:  # type: ignore[attr-defined]
+        return InputSpec("tokens", (max_length,), vocab_size=vocab), 2
+    return image_spec(3, 32), 10
+
+
+def token_examples(spec: InputSpec):
+    """Real-looking token rows: ids, with the last quarter of each row padding."""
+    x = spec.random(8)
+    x[:, spec.shape[0] - spec.shape[0] // 4 :] = spec.pad_index
+    return x
+
+
 OUT = Path("results/bench/latency.md")
 
 
@@ -34,6 +63,8 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--min-time-s", type=float, default=1.0)
     p.add_argument("--warmup", type=int, default=10)
+    p.add_argument("--max-length", type=int, default=64, help="tokens per text input")
+    p.add_argument("--vocab", type=int, default=8000, help="text models' vocabulary")
     p.add_argument("--out", type=Path, default=OUT)
     args = p.parse_args()
 
@@ -51,7 +82,11 @@ def main() -> None:
             print(f"note: {notes[-1]}", flush=True)
             continue
         torch.manual_seed(0)
-        eff = profile_student(create_model(name, 10, 3), (3, 32, 32), cfg)
+        spec, classes = spec_for(name, args.max_length, args.vocab)
+        model = create_model(name, classes, spec=spec)
+        examples = token_examples(spec) if spec.kind == "tokens" else None
+        eff = profile_student(model, spec, cfg, examples=examples)
+        shape = "x".join(map(str, spec.shape)) + (" tokens" if spec.kind == "tokens" else "")
         lat = eff["latency"]
         for b in batches:
             t, o, q = (lat[k][f"bs{b}"] for k in ("torch_fp32", "ort_fp32", "ort_int8"))
@@ -60,7 +95,7 @@ def main() -> None:
                 return f"{s['latency_ms_p90'] / s['latency_ms_p50']:.2f}"
 
             rows.append(
-                f"| {name} | {b} | {t['latency_ms_p50']:.3f} | {o['latency_ms_p50']:.3f} "
+                f"| {name} | {shape} | {int8_mode(model)} | {b} | {t['latency_ms_p50']:.3f} | {o['latency_ms_p50']:.3f} "
                 f"| {q['latency_ms_p50']:.3f} "
                 f"| **{o['latency_ms_p50'] / t['latency_ms_p50']:.2f}** "
                 f"| **{q['latency_ms_p50'] / o['latency_ms_p50']:.2f}** "
@@ -74,14 +109,16 @@ def main() -> None:
         "",
         f"Host: {host.get('cpu')} ({platform.machine()}), {args.threads} thread(s); "
         f"torch {host.get('torch')}, onnxruntime {host.get('onnxruntime')}. "
-        f"Input 3x32x32, 10 classes, random weights; int8 = static QDQ (U8S8) calibrated "
-        f"on random inputs. Each figure: {args.warmup} warm-up runs, then timed runs "
+        f"Images 3x32x32, 10 classes; text {args.max_length} tokens (vocabulary "
+        f"{args.vocab}, last quarter padding), 2 classes; random weights. int8: static QDQ "
+        f"(U8S8) calibrated on random inputs, or dynamic (int8 weights) where the model says "
+        f"so. Each figure: {args.warmup} warm-up runs, then timed runs "
         f"covering >= {args.min_time_s:g} s. Latency ratios are p50 / p50 "
         f"(below 1: the numerator backend is faster); spread = p90 / p50.",
         "",
-        "| model | batch | eager ms | ORT fp32 ms | ORT int8 ms | ORT fp32 / eager "
+        "| model | input | int8 | batch | eager ms | ORT fp32 ms | ORT int8 ms | ORT fp32 / eager "
         "| int8 / fp32 | spread eager / fp32 / int8 | runs |",
-        "|---|---:|---:|---:|---:|---:|---:|---|---|",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---|---|",
         *rows,
         "",
         *(f"- {n}" for n in notes),
