@@ -29,9 +29,9 @@ from kdbench.data import TensorData, TensorDataModule
 from kdbench.distill import METHODS
 from kdbench.errors import Diverged
 from kdbench.fileio import config_hash, sha256_file, write_atomic, write_json_atomic
+from kdbench.logits_file import load_logits_teacher
 from kdbench.models import FeatureModel, build_model
 from kdbench.models.ensemble import EnsembleTeacher
-from kdbench.models.precomputed import load_logits_teacher
 from kdbench.module import DistillationModule, test_metrics
 from kdbench.trackers import tracker_loggers
 from kdbench.training import effective_epochs, fit_and_test

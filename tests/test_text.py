@@ -14,13 +14,13 @@ from kdbench.data import load_data
 from kdbench.data.text.tables import read_table
 from kdbench.errors import ConfigError, DataError, KdbenchError
 from kdbench.inputs import InputSpec
+from kdbench.logits_file import write_logits_file
 from kdbench.models import create_model
-from kdbench.models.precomputed import write_logits_file
 from kdbench.runner import run_cell
 
 WORDS = {
-    "good": "great fine lovely superb moving warm funny bright".split(),
-    "bad": "awful dull boring weak flat tedious stale clumsy".split(),
+    "good": ["great", "fine", "lovely", "superb", "moving", "warm", "funny", "bright"],
+    "bad": ["awful", "dull", "boring", "weak", "flat", "tedious", "stale", "clumsy"],
 }
 FAST = ["efficiency.min_time_s=0.01", "efficiency.warmup=1", "efficiency.calibration_size=16"]
 
@@ -89,9 +89,7 @@ def test_bom_is_accepted_and_string_labels_sorted(tmp_path):
     path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
     table = read_table(path, "text", "label")
     assert table.labels[:2] == ["good", "bad"]
-    data = load_data(
-        DataConfig(name="textfile", path=str(path), text_column="text", max_length=10)
-    )
+    data = load_data(DataConfig(name="textfile", path=str(path), text_column="text", max_length=10))
     assert data.classes == ["bad", "good"]  # sorted
     assert data.spec.kind == "tokens" and data.spec.shape == (10,)
     assert data.train[0].dtype == torch.int64
@@ -102,9 +100,19 @@ def test_cli_bad_text_file_exits_2(tmp_path):
     path = tmp_path / "latin.csv"
     path.write_bytes(b"text,label\ncaf\xe9,1\nthe,0\n")
     proc = subprocess.run(
-        [sys.executable, "-m", "kdbench.cli", *textfile_overrides(path), "student=textcnn",
-         "distill=none", "trainer=smoke", f"results_dir={tmp_path}/r"],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "kdbench.cli",
+            *textfile_overrides(path),
+            "student=textcnn",
+            "distill=none",
+            "trainer=smoke",
+            f"results_dir={tmp_path}/r",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
@@ -148,16 +156,30 @@ def lstm_params(inp, h):
     "name, size, expected",
     [
         # embedding V*E + conv_k: E*k*F + F for k = 3,4,5 + linear 3F*C + C
-        ("textcnn", dict(embed_dim=8, width=0.1), 50 * 8 + sum(8 * k * 10 + 10 for k in (3, 4, 5))
-         + 30 * 3 + 3),
+        (
+            "textcnn",
+            dict(embed_dim=8, width=0.1),
+            50 * 8 + sum(8 * k * 10 + 10 for k in (3, 4, 5)) + 30 * 3 + 3,
+        ),
         # embedding + 2 directions x LSTM(E->H) + head (2H*H + H) + classifier (H*C + C)
-        ("bilstm", dict(embed_dim=8, width=0.1), 50 * 8 + 2 * lstm_params(8, 10) + 20 * 10 + 10
-         + 10 * 3 + 3),
+        (
+            "bilstm",
+            dict(embed_dim=8, width=0.1),
+            50 * 8 + 2 * lstm_params(8, 10) + 20 * 10 + 10 + 10 * 3 + 3,
+        ),
         # embedding + positions (L+1)*E + cls E + per block [2 LN (4E) + qkv (3E*E+3E) + proj
         # (E*E+E) + MLP (E*2E+2E + 2E*E+E)] + final LN 2E + classifier E*C + C
-        ("text_transformer", dict(embed_dim=8, depth=2, heads=2),
-         50 * 8 + 21 * 8 + 8 + 2 * (4 * 8 + 3 * 64 + 24 + 64 + 8 + 128 + 16 + 128 + 8) + 16
-         + 8 * 3 + 3),
+        (
+            "text_transformer",
+            dict(embed_dim=8, depth=2, heads=2),
+            50 * 8
+            + 21 * 8
+            + 8
+            + 2 * (4 * 8 + 3 * 64 + 24 + 64 + 8 + 128 + 16 + 128 + 8)
+            + 16
+            + 8 * 3
+            + 3,
+        ),
     ],
 )
 def test_parameter_counts_by_hand(name, size, expected):
@@ -199,8 +221,14 @@ def test_lstm_flops_counted_by_hand():
 
 def _efficiency_filled(record):
     e = record["efficiency"]
-    for key in ("params", "flops", "size_kb", "onnx_fp32_size_kb", "onnx_int8_size_kb",
-                "onnx_max_abs_diff"):
+    for key in (
+        "params",
+        "flops",
+        "size_kb",
+        "onnx_fp32_size_kb",
+        "onnx_int8_size_kb",
+        "onnx_max_abs_diff",
+    ):
         assert e[key] is not None and e[key] > 0 or key == "onnx_max_abs_diff", key
     assert e["int8"]["top1"] is not None and e["int8"]["mode"] in ("static", "dynamic")
     for backend in ("torch_fp32", "ort_fp32", "ort_int8"):
@@ -210,8 +238,14 @@ def _efficiency_filled(record):
 @pytest.mark.parametrize("student", ["textcnn", "bilstm", "text_transformer"])
 def test_sst2_end_to_end(smoke_config, student):
     cfg = smoke_config(
-        "data=sst2", "data.train_subset=400", "data.max_length=16", "data.vocab_size=300",
-        f"student={student}", "teacher=textcnn", "distill=kd", *FAST,
+        "data=sst2",
+        "data.train_subset=400",
+        "data.max_length=16",
+        "data.vocab_size=300",
+        f"student={student}",
+        "teacher=textcnn",
+        "distill=kd",
+        *FAST,
     )
     record = run_cell(cfg)
     assert record["status"] == "ok", record.get("error")
@@ -225,8 +259,9 @@ def test_sst2_end_to_end(smoke_config, student):
 
 def test_textfile_end_to_end(smoke_config, tmp_path):
     path = write_reviews(tmp_path / "reviews.csv", n=200)
-    cfg = smoke_config(*textfile_overrides(path), "student=bilstm", "teacher=textcnn",
-                       "distill=kd", *FAST)
+    cfg = smoke_config(
+        *textfile_overrides(path), "student=bilstm", "teacher=textcnn", "distill=kd", *FAST
+    )
     record = run_cell(cfg)
     assert record["status"] == "ok", record.get("error")
     _efficiency_filled(record)
@@ -237,8 +272,15 @@ def test_textfile_end_to_end(smoke_config, tmp_path):
 
 def _live_and_file(smoke_config, tmp_path, *extra):
     path = write_reviews(tmp_path / "reviews.csv", n=200)
-    base = [*textfile_overrides(path), "student=textcnn", "teacher=bilstm", "distill=kd",
-            "efficiency.enabled=false", "trainer.limit_train_batches=null", *extra]
+    base = [
+        *textfile_overrides(path),
+        "student=textcnn",
+        "teacher=bilstm",
+        "distill=kd",
+        "efficiency.enabled=false",
+        "trainer.limit_train_batches=null",
+        *extra,
+    ]
     live_cfg = smoke_config(*base, "name=live")
     live = run_cell(live_cfg)
     assert live["status"] == "ok", live.get("error")
@@ -247,8 +289,7 @@ def _live_and_file(smoke_config, tmp_path, *extra):
     data = load_data(live_cfg.data)
     teacher, _ = TeacherStore(live_cfg.teacher_store).get(live_cfg, data)
     logits = write_logits_file(teacher, data, tmp_path / "teacher.npz")
-    file_cfg = smoke_config(*base, "name=file", "teacher=logits_file",
-                            f"teacher.path={logits}")
+    file_cfg = smoke_config(*base, "name=file", "teacher=logits_file", f"teacher.path={logits}")
     return live, run_cell(file_cfg), logits
 
 
@@ -272,8 +313,10 @@ def test_logits_file_teacher_equals_live_teacher(smoke_config, tmp_path, stream)
     from kdbench.fileio import sha256_file
 
     assert from_file["teacher"]["sha256"] == sha256_file(logits)
-    assert from_file["resolved"]["teacher"] == {"name": "logits_file",
-                                                "sha256": sha256_file(logits)}
+    assert from_file["resolved"]["teacher"] == {
+        "name": "logits_file",
+        "sha256": sha256_file(logits),
+    }
 
 
 def test_bad_logits_files_are_refused(smoke_config, tmp_path):
@@ -295,8 +338,10 @@ def test_bad_logits_files_are_refused(smoke_config, tmp_path):
     with pytest.raises(ConfigError, match="augment"):
         smoke_config(*base, f"teacher.path={tmp_path / 'ok.npy'}", "data.augment=[flip]")
     # rows and classes are checked against the data: one line, a failed user-error record
-    for name, array, message in (("rows.npy", np.zeros((7, 2)), "has 7 rows"),
-                                 ("classes.npy", np.zeros((120, 3)), "3 classes")):
+    for name, array, message in (
+        ("rows.npy", np.zeros((7, 2)), "has 7 rows"),
+        ("classes.npy", np.zeros((120, 3)), "3 classes"),
+    ):
         np.save(tmp_path / name, array)
         record = run_cell(smoke_config(*base, f"teacher.path={tmp_path / name}"))
         assert record["status"] == "failed" and record["error"]["user_error"]
@@ -304,12 +349,13 @@ def test_bad_logits_files_are_refused(smoke_config, tmp_path):
 
 
 def test_logits_file_without_test_logits(tmp_path):
-    from kdbench.models.precomputed import load_logits_teacher
+    from kdbench.logits_file import load_logits_teacher
 
     path = write_reviews(tmp_path / "reviews.csv", n=100)
     test = write_reviews(tmp_path / "test.csv", n=10, seed=1)
-    data = load_data(DataConfig(name="textfile", path=str(path), test_path=str(test),
-                                text_column="text"))
+    data = load_data(
+        DataConfig(name="textfile", path=str(path), test_path=str(test), text_column="text")
+    )
     logits = np.arange(200, dtype=np.float32).reshape(100, 2)
     np.save(tmp_path / "t.npy", logits)
     teacher = load_logits_teacher(tmp_path / "t.npy", data)
