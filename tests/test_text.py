@@ -102,8 +102,8 @@ def test_cli_bad_text_file_exits_2(tmp_path):
     proc = subprocess.run(
         [
             sys.executable,
-            "-m",
-            "kdbench.cli",
+            "-c",
+            "from kdbench.cli import main; main()",
             *textfile_overrides(path),
             "student=textcnn",
             "distill=none",
