@@ -24,7 +24,7 @@ from kdbench.efficiency import (
 )
 from kdbench.efficiency.backends import Artifacts, time_backend
 from kdbench.errors import ConfigError
-from kdbench.models import create_model, list_models
+from kdbench.models import create_model, models_for
 from kdbench.runner import run_cell
 
 CHEAP = {"warmup": 1, "min_time_s": 0.0, "min_runs": 3}
@@ -53,7 +53,7 @@ def test_resnet20_matches_the_published_counts():
     assert 40.5e6 < macs < 41.5e6  # "about 41 M MACs"
 
 
-@pytest.mark.parametrize("name", list_models())
+@pytest.mark.parametrize("name", models_for("image"))
 def test_onnx_export_matches_torch(name, tmp_path):
     torch.manual_seed(0)
     model = create_model(name, num_classes=10, in_channels=1).eval()
@@ -118,7 +118,7 @@ def test_the_efficiency_block_has_the_record_schema():
     }  # fmt: skip
     assert eff["settings"]["batch_sizes"] == [1, 4] and "keep_models" not in eff["settings"]
     assert datetime.fromisoformat(eff["measured_at"]).tzinfo is not None
-    assert set(eff["int8"]) == {"top1", "top1_delta"}
+    assert set(eff["int8"]) == {"top1", "top1_delta", "mode"} and eff["int8"]["mode"] == "static"
 
 
 def test_backends_can_be_switched_off():

@@ -4,13 +4,13 @@ import pytest
 import torch
 
 from kdbench.errors import ConfigError
-from kdbench.models import create_model, list_models
+from kdbench.models import create_model, models_for
 
 # Slow on 2 CPU cores at 32x32; they still run at 8x8 and 16x16.
 LARGE = {"resnet110", "resnet32x4", "vgg13", "wrn_40_4", "wrn_16_4"}
 
 
-@pytest.mark.parametrize("name", list_models())
+@pytest.mark.parametrize("name", models_for("image"))
 @pytest.mark.parametrize("shape", [(1, 8, 8), (3, 32, 32)])
 def test_every_model_runs_on_both_input_shapes(name, shape):
     if shape[1] == 32 and name in LARGE:
