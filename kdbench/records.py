@@ -80,6 +80,9 @@ _NAME_LABELS = {
     "teacher.name": "teacher_name",
     "train.optim.name": "optim",
     "teacher.recipe.optim.name": "teacher_optim",
+    # the report's own `path` column is a record's file
+    "data.path": "data_path",
+    "data.test_path": "data_test_path",
 }
 # Roots whose settings are labelled by their bare leaf (the student's recipe is `epochs`,
 # the teacher's `teacher_epochs`).
