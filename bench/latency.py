@@ -3,7 +3,8 @@
 For each model (random weights, 10 classes; image models at 3x32x32, sequence models
 at FSDD's 49x10 MFCC frames; a registered model at its defaults or a
 conf/student/<name>.yaml, e.g. the vision transformers vit_tiny and cct_2_3x2) and
-batch size:
+batch size (text models: `--max-length` token ids of a `--vocab`-word table,
+2 classes, the last quarter of each row padding):
 ORT fp32 / torch eager and ORT int8 / ORT fp32 latency ratios (p50; below 1 the
 first is faster), with the spread p90/p50 of every figure so the stability of
 the measurement shows beside it. The int8 models are calibrated on random
@@ -14,6 +15,7 @@ time in training, but on a device it runs per clip. Absolute times depend on the
 host; ratios measured in the same run are what carries over.
 
     python bench/latency.py [--models resnet8,resnet20] [--sequence-models gru,transformer]
+                            [--text-models textcnn,bilstm] [--max-length 64]
                             [--min-time-s 1] [--threads 1]
 
 Writes results/bench/latency.md and prints it.
@@ -36,6 +38,14 @@ from kdbench.models import MODELS, build_model
 MODELS_WANTED = ["resnet8", "resnet20", "resnet56", "mobilenetv2", "vit_tiny", "cct_2_3x2"]
 SEQUENCE_WANTED = ["gru", "transformer"]  # at FSDD's input: 49 frames x 10 MFCCs
 FSDD_SPEC = InputSpec("sequence", (49, 10))
+TEXT_WANTED = ["textcnn", "bilstm", "text_transformer"]  # at --max-length tokens
+
+
+def token_examples(spec: InputSpec):
+    """Real-looking token rows: ids, with the last quarter of each row padding."""
+    x = spec.random(8)
+    x[:, spec.shape[0] - spec.shape[0] // 4 :] = spec.pad_index
+    return x
 
 
 def model_config(name: str) -> ModelConfig | None:
@@ -74,6 +84,9 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--models", default=",".join(MODELS_WANTED))
     p.add_argument("--sequence-models", default=",".join(SEQUENCE_WANTED))
+    p.add_argument("--text-models", default=",".join(TEXT_WANTED))
+    p.add_argument("--max-length", type=int, default=64)
+    p.add_argument("--vocab", type=int, default=8000)
     p.add_argument("--batch-sizes", default="1,32")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--min-time-s", type=float, default=1.0)
@@ -90,17 +103,20 @@ def main() -> None:
     notes, rows = [], []
     start = time.perf_counter()
     torch.set_num_threads(args.threads)
-    wanted = [(n, image_spec(3)) for n in args.models.split(",") if n]
-    wanted += [(n, FSDD_SPEC) for n in args.sequence_models.split(",") if n]
-    for name, spec in wanted:
+    tokens = InputSpec("tokens", (args.max_length,), vocab_size=args.vocab)
+    wanted = [(n, image_spec(3), 10) for n in args.models.split(",") if n]
+    wanted += [(n, FSDD_SPEC, 10) for n in args.sequence_models.split(",") if n]
+    wanted += [(n, tokens, 2) for n in args.text_models.split(",") if n]
+    for name, spec, classes in wanted:
         m = model_config(name)
         if m is None or m.name not in MODELS:
             notes.append(f"{name}: not registered in this checkout, skipped")
             print(f"note: {notes[-1]}", flush=True)
             continue
         torch.manual_seed(0)
-        eff = profile_student(build_model(m, spec, 10), spec, cfg)
-        shape = "x".join(str(d) for d in spec.shape)
+        examples = token_examples(spec) if spec.kind == "tokens" else None
+        eff = profile_student(build_model(m, spec, classes), spec, cfg, examples=examples)
+        shape = "x".join(map(str, spec.shape)) + (" tokens" if spec.kind == "tokens" else "")
         lat = eff["latency"]
         for b in batches:
             t, o, q = (lat[k][f"bs{b}"] for k in ("torch_fp32", "ort_fp32", "ort_int8"))
@@ -123,7 +139,7 @@ def main() -> None:
         "",
         f"Host: {host.get('cpu')} ({platform.machine()}), {args.threads} thread(s); "
         f"torch {host.get('torch')}, onnxruntime {host.get('onnxruntime')}. "
-        f"10 classes, random weights; int8 = static QDQ (U8S8) calibrated on random inputs, "
+        f"random weights; int8 = static QDQ (U8S8) calibrated on random inputs, "
         f"or dynamic (int8 weights; recurrent models). Each figure: {args.warmup} warm-up runs, then timed runs "
         f"covering >= {args.min_time_s:g} s. Latency ratios are p50 / p50 "
         f"(below 1: the numerator backend is faster); spread = p90 / p50.",

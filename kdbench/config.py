@@ -42,7 +42,8 @@ class DataConfig:
     # image data sets: fixed, class-stratified subsets (null = all)
     train_subset: int | None = None  # of the official training set, before val is held out
     test_subset: int | None = None
-    # arrays data (data=arrays): the .npz file with x [N, T, C], y [N] (x_test, y_test, classes)
+    # a data file: arrays (the .npz with x [N, T, C], y [N], optional x_test, y_test, classes)
+    # or textfile (the training CSV/TSV: .tsv tab-separated, else comma)
     path: str | None = None
     # audio (fsdd, audiofolder): clips resampled to sample_rate, padded/cut to duration seconds
     # at pad_side (end: keep the start; center), then the front-end (kdbench.data.audio.frontend)
@@ -57,6 +58,13 @@ class DataConfig:
     fmin: float = 20.0
     fmax: float | None = None  # null: sample_rate / 2
     log_floor: float = 1e-6  # ln(max(mel energy, log_floor)), as TF's KWS example's log(x + 1e-6)
+    # text data sets (kdbench/data/text/): labelled texts and their tokenizer
+    test_path: str | None = None  # textfile: a separate test file; null: drawn from `path`
+    text_column: str = "sentence"
+    label_column: str = "label"
+    vocab_size: int = 8000  # WordPiece vocabulary, trained on the training split only
+    max_length: int = 64  # tokens per sample (longer texts are cut, shorter ones padded)
+    lowercase: bool = True
 
 
 @dataclass
@@ -201,6 +209,12 @@ class TeacherConfig(ModelConfig):
     # Non-empty: an ensemble of these members (each trained with `recipe`, stored like a
     # single teacher); soft targets are the mean of their softened distributions.
     ensemble: list[ModelConfig] = field(default_factory=list)
+    # name=logits_file: the teacher is a file of its training logits (kdbench/models/precomputed.py)
+    path: str | None = None
+
+
+# The teacher that is a file of logits, not a network (a model too large to run here).
+LOGITS_FILE = "logits_file"
 
 
 # The defaults of kdbench.distill.base.MethodParams (a test keeps the two equal).

@@ -28,6 +28,7 @@ from kdbench.data.base import Batch
 from kdbench.distill import DistillMethod, weighted_sum
 from kdbench.errors import Diverged
 from kdbench.models import FeatureModel, ModelOutput
+from kdbench.models.precomputed import PrecomputedTeacher
 from kdbench.optim import OPTIMIZERS, SCHEDULES, param_groups, with_warmup
 from kdbench.teacher_stream import TeacherStream
 
@@ -124,7 +125,10 @@ class DistillationModule(L.LightningModule):
         if callable(hook):  # students that change with the epoch (QAT freezes its observers)
             hook(self.current_epoch)
         self._stream_logits = None
-        if (
+        if isinstance(self.teacher, PrecomputedTeacher) and self.method.reads_teacher:
+            # a logits file: the same logits every epoch (no augmentation), by sample index
+            self._stream_logits = self.teacher.train_logits.to(self.device)
+        elif (
             self.teacher_stream is not None
             and self.teacher is not None
             and self.method.reads_teacher
@@ -163,6 +167,9 @@ class DistillationModule(L.LightningModule):
         time, so the frozen teacher runs on each split once, not once per pass.
         """
         assert self.teacher is not None
+        if isinstance(self.teacher, PrecomputedTeacher):
+            assert split == "test" and self.teacher.test_logits is not None
+            return self.teacher.test_logits.to(x.device)[index]
         logits, filled = self._teacher_cache.get(split, (None, None))
         size = int(index.max()) + 1
         if logits is None or len(filled) < size or logits.device != x.device:
@@ -206,13 +213,19 @@ class DistillationModule(L.LightningModule):
         x = self._input(x)
         logits = self.student(x)
         self.test_metrics.update(logits, y)
-        if self.teacher is not None:
+        if self._has_test_teacher():
             self.agreement.update(logits, self.teacher_logits("test", x, index).argmax(dim=1))
+
+    def _has_test_teacher(self) -> bool:
+        """A teacher whose test-split logits exist (a logits file may hold none)."""
+        if isinstance(self.teacher, PrecomputedTeacher):
+            return self.teacher.test_logits is not None
+        return self.teacher is not None
 
     def on_test_epoch_end(self) -> None:
         for name, value in self.test_metrics.compute().items():
             self.log(f"test/{name}", value)
-        if self.teacher is not None:
+        if self._has_test_teacher():
             self.log("test/agreement", self.agreement.compute())
         self.test_metrics.reset()
         self.agreement.reset()

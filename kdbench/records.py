@@ -17,9 +17,9 @@ from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
-from kdbench.config import KdbenchConfig, ModelConfig, model_label, recipe_identity
+from kdbench.config import LOGITS_FILE, KdbenchConfig, ModelConfig, model_label, recipe_identity
 from kdbench.distill import METHODS, identity
-from kdbench.fileio import config_hash
+from kdbench.fileio import config_hash, sha256_file
 from kdbench.stages import STAGES
 
 # Settings that say where outputs go, how cells are chosen, or how a run is watched or
@@ -48,6 +48,12 @@ def canonical_config(cfg: KdbenchConfig) -> dict[str, Any]:
     for role in ("student", "teacher"):
         d[role] = _set_sizes(d[role])
     d["teacher"]["ensemble"] = [_set_sizes(m) for m in d["teacher"]["ensemble"]]
+    if cfg.teacher.name == LOGITS_FILE and cfg.teacher.path:
+        # the file's content, not its name or a recipe it was never trained with
+        d["teacher"] = {
+            "name": LOGITS_FILE,
+            "sha256": sha256_file(Path(cfg.teacher.path).expanduser()),
+        }
     method = METHODS.get(cfg.distill.name)
     d["distill"] = identity(cfg.distill)  # the fields of the method's own dataclass it reads
     if _prunes_teacher(d["stages"]):
@@ -102,6 +108,9 @@ _NAME_LABELS = {
     "teacher.name": "teacher_name",
     "train.optim.name": "optim",
     "teacher.recipe.optim.name": "teacher_optim",
+    # the report's own `path` column is a record's file
+    "data.path": "data_path",
+    "data.test_path": "data_test_path",
 }
 # Roots whose settings are labelled by their bare leaf (the student's recipe is `epochs`,
 # the teacher's `teacher_epochs`).
@@ -235,7 +244,7 @@ def cell_key(cfg: KdbenchConfig) -> str:
     defaults (`recipe_identity`): adding a setting renames no existing cell."""
     d = canonical_config(cfg)
     d["train"] = recipe_identity(d["train"])
-    if "teacher" in d:
+    if "recipe" in d.get("teacher", {}):  # a logits file has no recipe
         d["teacher"]["recipe"] = recipe_identity(d["teacher"]["recipe"])
     return config_hash(d)
 

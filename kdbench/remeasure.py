@@ -33,9 +33,26 @@ from kdbench.stages import STAGES, parse_stage
 EXPORT_SETTINGS = ("exporter", "calibration_size", "int8_per_channel")
 
 
+_NOT_ARTIFACTS = ("record.json", "traceback.txt")
+
+
 def artifact_listing(directory: Path) -> dict[str, Any]:
-    """The record's `artifacts`: kept files beside the record and their sizes in bytes."""
-    names = (*MODEL_FILES, METRICS_CSV)
+    """The record's `artifacts`: kept files beside the record and their sizes in bytes.
+
+    The student's files, its curves, and what its data set keeps beside it
+    (`TensorData.artifacts`, e.g. a text set's tokenizer.json): every plain file but the
+    record itself, its traceback and temp files.
+    """
+    names = sorted(
+        {*MODEL_FILES, METRICS_CSV}
+        | {
+            p.name
+            for p in directory.iterdir()
+            if p.is_file() and not p.name.startswith(".") and p.name not in _NOT_ARTIFACTS
+        }
+        if directory.is_dir()
+        else set()
+    )
     files = {n: (directory / n).stat().st_size for n in names if (directory / n).is_file()}
     return {"files": files, "bytes": sum(files.values())}
 

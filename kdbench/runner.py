@@ -95,7 +95,12 @@ def _train_cell(cfg: KdbenchConfig, directory: Path) -> dict[str, Any]:
     student = build_model(cfg.student, data.spec, data.num_classes)
     aug_seed = cfg.seed if cfg.data.aug_seed is None else cfg.data.aug_seed
     stream = None
-    if teacher_meta and cfg.trainer.teacher_stream and not method_cls.needs_teacher_features:
+    if (
+        teacher_meta
+        and cfg.trainer.teacher_stream
+        and not method_cls.needs_teacher_features
+        and "logits_file" not in teacher_meta  # its logits are read from the file itself
+    ):
         stream = TeacherStream.for_cell(cfg, data, teacher_meta, aug_seed)
     label = progress_label(report_settings(cfg))
     loggers = tracker_loggers(cfg.logger.name, _sweep_folder(cfg), cfg.name, directory.name)
@@ -156,6 +161,8 @@ def _train_cell(cfg: KdbenchConfig, directory: Path) -> dict[str, Any]:
         state = {k: v.detach().contiguous() for k, v in student.state_dict().items()}
         write_atomic(directory / STUDENT_PT, lambda f: torch.save(state, f))
         write_atomic(directory / INPUTS_PT, lambda f: torch.save({"inputs": examples}, f))
+        for name, blob in (data.artifacts or {}).items():  # e.g. the tokenizer it was trained with
+            write_atomic(directory / name, lambda f, b=blob: f.write(b))
     efficiency = {}
     if e.enabled:
         efficiency = _measure(student, data, e, directory, cfg.trainer.test, calibration, examples)
@@ -168,7 +175,11 @@ def _train_cell(cfg: KdbenchConfig, directory: Path) -> dict[str, Any]:
         "stages": stages if cfg.stages else None,
         "teacher_metrics": teacher_meta["metrics"] if teacher_meta else None,
         "teacher": (
-            {k: teacher_meta[k] for k in ("key", "sha256", "cached", "train_s")}
+            {
+                k: teacher_meta[k]
+                for k in ("key", "sha256", "cached", "train_s", "logits_file")
+                if k in teacher_meta
+            }
             if teacher_meta
             else None
         ),

@@ -24,11 +24,12 @@ import lightning as L
 import torch
 from filelock import FileLock
 
-from kdbench.config import KdbenchConfig, model_label, model_size, recipe_identity
+from kdbench.config import LOGITS_FILE, KdbenchConfig, model_label, model_size, recipe_identity
 from kdbench.data import TensorData, TensorDataModule
 from kdbench.distill import METHODS
 from kdbench.errors import Diverged
 from kdbench.fileio import config_hash, sha256_file, write_atomic, write_json_atomic
+from kdbench.logits_file import load_logits_teacher
 from kdbench.models import FeatureModel, build_model
 from kdbench.models.ensemble import EnsembleTeacher
 from kdbench.module import DistillationModule, test_metrics
@@ -67,6 +68,8 @@ class TeacherStore:
 
     def get(self, cfg: KdbenchConfig, data: TensorData) -> tuple[FeatureModel, dict[str, Any]]:
         """The trained teacher for `cfg` and its meta (key, metrics, train time, cached)."""
+        if cfg.teacher.name == LOGITS_FILE:
+            return _logits_file_teacher(cfg, data)
         if cfg.teacher.ensemble:
             return self._get_ensemble(cfg, data)
         return self._get_single(cfg, data)
@@ -203,3 +206,29 @@ def evaluate(model: FeatureModel, data: TensorData) -> dict[str, float]:
         for i in range(0, len(y), 256):
             metrics.update(model(data.prepare(x[i : i + 256])), y[i : i + 256])
     return {k: 100.0 * float(v) for k, v in metrics.compute().items()}
+
+
+def _logits_file_teacher(
+    cfg: KdbenchConfig, data: TensorData
+) -> tuple[FeatureModel, dict[str, Any]]:
+    """A teacher that is a file of logits: nothing to train; tested only where the file holds
+    logits of the test split (`metrics` is then its top-1 etc., else empty)."""
+    assert cfg.teacher.path is not None
+    teacher = load_logits_teacher(cfg.teacher.path, data)
+    digest = sha256_file(Path(cfg.teacher.path).expanduser())
+    metrics: dict[str, float] = {}
+    if teacher.test_logits is not None:
+        m = test_metrics(data.num_classes)
+        m.update(teacher.test_logits, data.test[1])
+        metrics = {k: 100.0 * float(v) for k, v in m.compute().items()}
+    return teacher, {
+        "key": digest,
+        "sha256": digest,
+        "cached": True,
+        "train_s": 0.0,
+        "metrics": metrics,
+        "logits_file": {
+            "path": str(cfg.teacher.path),
+            "tested": teacher.test_logits is not None,
+        },
+    }

@@ -16,6 +16,7 @@ from typing import Any
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from kdbench.config import (
+    LOGITS_FILE,
     DataConfig,
     EfficiencyConfig,
     KdbenchConfig,
@@ -28,6 +29,7 @@ from kdbench.distill import METHODS, parse_params
 from kdbench.efficiency import BACKENDS, EXPORTERS
 from kdbench.errors import ConfigError
 from kdbench.models import MODELS, models_with, size_keys
+from kdbench.models.precomputed import read_logits_file
 from kdbench.optim import OPTIMIZERS, SCHEDULES
 from kdbench.progress import PROGRESS_MODES
 from kdbench.stages import parse_stage
@@ -175,7 +177,7 @@ def validate(cfg: DictConfig | KdbenchConfig) -> KdbenchConfig:
     if c.data.aug_seed is not None:
         _check_seed("data.aug_seed", c.data.aug_seed)
     members = [(f"teacher.ensemble[{i}]", m) for i, m in enumerate(c.teacher.ensemble)]
-    models = members or [("teacher", c.teacher)]
+    models = members or ([] if c.teacher.name == LOGITS_FILE else [("teacher", c.teacher)])
     for key, model in (*models, ("student", c.student)):
         _check(
             model.name in MODELS, f"{key}.name", model.name, f"known models: {', '.join(MODELS)}"
@@ -204,6 +206,8 @@ def validate(cfg: DictConfig | KdbenchConfig) -> KdbenchConfig:
     else:
         _check(d.alpha is not None, "distill.alpha", d.alpha, "set alpha in [0, 1], or w1 and w2")
         _check(0 <= d.alpha <= 1, "distill.alpha", d.alpha, "must be in [0, 1]")  # type: ignore[operator]
+    if c.teacher.name == LOGITS_FILE:
+        _check_logits_teacher(c)
     _check_recipe("train", c.train)
     _check_recipe("teacher.recipe", c.teacher.recipe)
     _check(
@@ -289,6 +293,27 @@ def _check_student_hooks(method: str, hooks: tuple[str, ...], student: str) -> N
                 f"distill={method} needs a student with a {hook.replace('_', ' ')}, "
                 f"student {student!r} has none: use one of {able} (e.g. student=vit_tiny)"
             )
+
+
+def _check_logits_teacher(c: KdbenchConfig) -> None:
+    """A file of logits: readable and sane (shape, finite), and only where it can stand in for
+    a teacher: logit methods, no augmentation. Rows and classes are checked against the data
+    when it is loaded (kdbench/models/precomputed.py)."""
+    if not c.teacher.path:
+        raise ConfigError("teacher=logits_file needs teacher.path=<.npy/.npz of teacher logits>")
+    if c.teacher.ensemble:
+        raise ConfigError("teacher=logits_file cannot be an ensemble; average the logits first")
+    method = METHODS.get(c.distill.name)
+    if method.uses_teacher and method.needs_teacher_features:
+        raise ConfigError(
+            f"distill={c.distill.name} needs the teacher's features, a logits file has only its "
+            "logits; use a logit method (kd, dkd, dist, kd_ls, ...)"
+        )
+    if c.data.augment:
+        raise ConfigError(
+            "teacher=logits_file holds logits of un-augmented inputs: set data.augment=[]"
+        )
+    read_logits_file(c.teacher.path)
 
 
 def _check_logger(name: str) -> None:

@@ -18,7 +18,7 @@ from .conftest import compose_config
         ("distill.T=-2", "distill.T=-2.0 is invalid"),
         ("distill.alpha=1.5", "distill.alpha=1.5 is invalid: must be in [0, 1]"),
         ("distill.alpha=-0.1", "distill.alpha=-0.1 is invalid"),
-        ("student.name=resnet21", "student.name='resnet21' is invalid: known models: cct, cnn,"),
+        ("student.name=resnet21", "student.name='resnet21' is invalid: known models: bilstm, cct,"),
         ("teacher.name=swin", "teacher.name='swin' is invalid: known models:"),
         ("train.epochs=0", "train.epochs=0 is invalid: must be >= 1"),
         ("train.batch_size=0", "train.batch_size=0 is invalid"),

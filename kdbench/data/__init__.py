@@ -8,7 +8,9 @@ from kdbench.data import (  # noqa: F401  (registration side effects)
     digits,
     fsdd,
     imagefolder,
+    sst2,
     synthetic,
+    textfile,
 )
 from kdbench.data.audio import augment as _audio_augment  # noqa: F401  (time_shift, noise)
 from kdbench.data.base import TensorData, TensorDataModule

@@ -46,6 +46,23 @@ def epoch_view(
     return augment(x, view_keys(aug_seed, epoch, index))
 
 
+@dataclass(frozen=True)
+class SourceRows:
+    """Where each sample of the splits came from in the ORIGINAL files, before any subset or
+    validation split: what a logits file's rows are aligned with (kdbench/models/precomputed.py).
+
+    `train[i]` is the row of the training file of the i-th training-split sample (the file has
+    `train_size` rows); `test[i]` likewise in the test file, or in the training file when
+    the test split was drawn from it (`test_in_train`).
+    """
+
+    train: torch.Tensor
+    train_size: int
+    test: torch.Tensor
+    test_size: int
+    test_in_train: bool = False
+
+
 @dataclass
 class TensorData:
     """A data set split into train / val / test, with what models need to know of it.
@@ -64,6 +81,11 @@ class TensorData:
     augment: Transform | None = None  # keyed, applied to training batches only (build_augment)
     spec: InputSpec | None = None
     classes: list[str] | None = None  # class names by label, where the data set has them
+    # Files a deployed model needs besides its weights (a text set's tokenizer.json): the
+    # runner writes them beside every kept student.
+    artifacts: dict[str, bytes] | None = None
+    # Where samples came from (what a logits file is aligned with); None: not tracked
+    rows: SourceRows | None = None
 
     def __post_init__(self) -> None:
         if self.spec is None:

@@ -12,7 +12,7 @@ from sklearn.model_selection import train_test_split
 
 from kdbench.config import DataConfig
 from kdbench.data.augment import channel_stats
-from kdbench.data.base import TensorData
+from kdbench.data.base import SourceRows, TensorData
 from kdbench.errors import ConfigError
 
 Arrays = tuple[np.ndarray, np.ndarray]  # images (N, C, H, W) uint8, labels (N,) int
@@ -70,10 +70,13 @@ def image_data(
             stratify=train[1][keep],
             random_state=cfg.split_seed,
         )
-        train_split, val_split = _take(train, np.sort(train_idx)), _take(train, np.sort(val_idx))
+        train_rows = np.sort(train_idx)
+        train_split, val_split = _take(train, train_rows), _take(train, np.sort(val_idx))
     else:
+        train_rows = keep
         train_split, val_split = _take(train, keep), _take(val, np.arange(len(val[1])))
-    test_split = _take(test, stratified_subset(test[1], cfg.test_subset, cfg.split_seed))
+    test_rows = stratified_subset(test[1], cfg.test_subset, cfg.split_seed)
+    test_split = _take(test, test_rows)
     mean, std = channel_stats(train_split[0])
     return TensorData(
         train_split,
@@ -83,4 +86,7 @@ def image_data(
         display_name,
         mean=mean,
         std=std,
+        rows=SourceRows(
+            torch.from_numpy(train_rows), len(train[1]), torch.from_numpy(test_rows), len(test[1])
+        ),
     )

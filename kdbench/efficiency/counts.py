@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import warnings
 
 import torch
 from torch import nn
@@ -28,7 +29,11 @@ def count_flops(
     FlopCounterMode counts the aten ops that run (conv, matmul, addmm, ...), so
     the figure follows the executed graph rather than a per-layer formula;
     elementwise ops (BN, ReLU, adds) are not counted, as in the published counts.
-    Ops it has no formula for (the CPU LSTM and attention kernels) are counted by
+    oneDNN is off while counting: its fused RNN kernel (`mkldnn_rnn`) is one op the
+    counter has no formula for (an LSTM counted 0), while the native path runs the
+    LSTM's matmuls as counted ops (2 * 4H(in + H) per step and direction, as by hand).
+    Embedding lookups count 0 (memory traffic, no arithmetic).
+    Other ops it has no formula for (the CPU LSTM and attention kernels) are counted by
     the formulas in `kdbench.efficiency.formulas`.
     """
     x = torch.zeros(input_shape) if example is None else example
@@ -36,8 +41,10 @@ def count_flops(
     model.eval()
     counter = FlopCounterMode(display=False, custom_mapping=EXTRA_FLOP_FORMULAS)
     try:
-        with counter, torch.no_grad():
-            model(x)
+        with warnings.catch_warnings():  # the flags toggle warns about Intel GPUs' TF32
+            warnings.simplefilter("ignore")
+            with torch.backends.mkldnn.flags(enabled=False), counter, torch.no_grad():
+                model(x)
     finally:
         model.train(was_training)
     return int(counter.get_total_flops())

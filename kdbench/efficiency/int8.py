@@ -96,6 +96,8 @@ def quantize_int8(
     if mode not in QUANTIZERS:
         raise ConfigError(f"int8 mode {mode!r} is unknown; modes: {', '.join(QUANTIZERS.names())}")
     out_path = Path(out_path)
+    if mode == "dynamic":
+        return _quantize_dynamic(Path(fp32_path), out_path, per_channel)
     prepared = out_path.with_name(out_path.stem + ".pre.onnx")
     quiet = logging.getLogger().level
     logging.getLogger().setLevel(logging.ERROR)  # the quantiser logs advice at INFO/WARNING
@@ -105,6 +107,21 @@ def quantize_int8(
     finally:
         logging.getLogger().setLevel(quiet)
         prepared.unlink(missing_ok=True)
+    return out_path
+
+
+def _quantize_dynamic(fp32_path: Path, out_path: Path, per_channel: bool) -> Path:
+    """Dynamic int8 (int8 weights; MatMul, Gemm, LSTM, Attention ops) of `fp32_path`."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quiet = logging.getLogger().level
+    logging.getLogger().setLevel(logging.ERROR)
+    try:
+        quantize_dynamic(
+            str(fp32_path), str(out_path), per_channel=per_channel, weight_type=QuantType.QInt8
+        )
+    finally:
+        logging.getLogger().setLevel(quiet)
     return out_path
 
 

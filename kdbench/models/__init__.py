@@ -1,6 +1,7 @@
 """Model zoo. Importing this package registers every architecture."""
 
 from kdbench.models import (  # noqa: F401  (registration side effects)
+    bilstm,
     cnn,
     dscnn,
     kwt,
@@ -10,6 +11,8 @@ from kdbench.models import (  # noqa: F401  (registration side effects)
     resnet,
     shufflenetv2,
     tcn,
+    text_transformer,
+    textcnn,
     vgg,
     vit,
     wrn,
