@@ -197,10 +197,16 @@ def summarize(df: pd.DataFrame, reference: str | None = None) -> pd.DataFrame:
     for metric in ("top1", "int8_top1"):  # the accuracies figures draw with CI bars
         if metric in ok:
             extra[f"{metric}_ci95"] = grouped[metric].agg(mean_ci95)
-    if extra:
+    if extra:  # replaces the over-seeds std of a latency by its architecture's spread
+        stats = stats.drop(columns=[c for c in extra if c in stats])
         stats = pd.concat([stats, pd.DataFrame(extra)], axis=1)
-    summary = counts.merge(stats.reset_index(), on=keys, how="left")
-    summary = _merge(summary, _paired_columns(ok, keys, "delta_top1", "delta_top1"), keys)
+    with warnings.catch_warnings():
+        # pandas' hint that a frame of a few hundred columns is fragmented: a speed hint for
+        # frames of millions of rows, noise on a summary of a few dozen rows
+        warnings.simplefilter("ignore", pd.errors.PerformanceWarning)
+        summary = counts.merge(stats.reset_index(), on=keys, how="left")
+        summary = _merge(summary, _paired_columns(ok, keys, "delta_top1", "delta_top1"), keys)
+        summary = summary.copy()
     summary["delta_n"] = summary["delta_top1_n"]  # the name older readers of summary.csv know
 
     if baseline.empty:
