@@ -10,7 +10,7 @@ RESULTS     ?= results
 ARGS        ?=
 TRIALS      ?=
 # Benchmarks `make bench` runs, in order; each writes results/bench/<name>.md
-BENCHES     ?= bench/latency.py bench/train_speed.py bench/grid_stream.py
+BENCHES     ?= bench/latency.py bench/train_speed.py bench/grid_stream.py bench/compress.py bench/calibration.py
 
 BIN   := $(VENV)/bin
 STAMP := $(VENV)/.installed

@@ -67,7 +67,7 @@ def test_pruning_the_teacher_skips_student_training_and_names_the_teacher(smoke_
     assert record["status"] == "ok", record.get("error")
     train, prune = record["stages"]
     assert train["training"]["skipped"] and prune["info"]["source"] == "teacher"
-    assert record["config"]["student"] == record["config"]["teacher"] == "cnn-w2"
+    assert record["config"]["student"] == record["config"]["teacher"] == "cnn_x2"
     assert record["config"]["compress"] == "prune(0.5,source=teacher)"
     assert prune["info"]["params_before"] > prune["info"]["params_after"]
     # the cell's student setting is unused, so it does not make another cell
