@@ -47,6 +47,12 @@ def canonical_config(cfg: KdbenchConfig) -> dict[str, Any]:
     for role in ("student", "teacher"):
         d[role] = _set_sizes(d[role])
     d["teacher"]["ensemble"] = [_set_sizes(m) for m in d["teacher"]["ensemble"]]
+    if not d["data"]["drop_classes"]:  # unset: results from before the key keep their keys
+        d["data"].pop("drop_classes")
+    if not cfg.eval.class_bias:  # unset: nothing changes the metrics (cells keep their keys)
+        d.pop("eval")
+    if d["teacher"].get("augment") is None:  # unset: the data's (cells keep their keys)
+        d["teacher"].pop("augment", None)
     method = METHODS.get(cfg.distill.name)
     d["distill"] = identity(cfg.distill)  # the fields of the method's own dataclass it reads
     if not method.uses_teacher:
@@ -77,14 +83,18 @@ _NAME_LABELS = {
 }
 # Roots whose settings are labelled by their bare leaf (the student's recipe is `epochs`,
 # the teacher's `teacher_epochs`).
-_PRIMARY_ROOTS = ("train", "data", "trainer", "distill")
+_PRIMARY_ROOTS = ("train", "data", "trainer", "distill", "eval")
+
+
+# Settings whose value is a mapping shown whole (`class_bias` = {3: 3.5}), not one per key.
+_DICT_SETTINGS = ("eval.class_bias",)
 
 
 def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in d.items():
         path = f"{prefix}{k}"
-        if isinstance(v, dict):
+        if isinstance(v, dict) and path not in _DICT_SETTINGS:
             out.update(_flat(v, path + "."))
         else:
             out[path] = v

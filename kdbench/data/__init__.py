@@ -1,6 +1,6 @@
 """Data sets. Importing this package registers every loader."""
 
-from kdbench.data import cifar, cifar10_jpeg, digits, imagefolder, synthetic  # noqa: F401  (registration side effects)
+from kdbench.data import cifar, cifar10_jpeg, digits, imagefolder, mnist, synthetic  # noqa: F401  (registration side effects)
 from kdbench.data.base import TensorData, TensorDataModule
 from kdbench.data.registry import DATASETS, load_data
 
