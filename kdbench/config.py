@@ -24,7 +24,9 @@ CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
 class DataConfig:
     name: str = "digits"
     root: str | None = None  # for data sets read from disk
-    val_fraction: float = 0.1  # share of the training set held out for model selection
+    # share of the training set held out for model selection; 0: none (mnist, digits), which
+    # needs trainer.select=last
+    val_fraction: float = 0.1
     test_fraction: float = 0.2  # for data sets without an official test split (digits)
     split_seed: int = 0  # the split is fixed across cells, independent of the run seed
     # Keyed training augmentation, in order: names or {name: ..., <param>: ...}
