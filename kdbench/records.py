@@ -141,6 +141,7 @@ def _setting_table(canonical: dict[str, Any]) -> list[tuple[str, str, Any]]:
     weights, whichever form was given). Then every leaf of the canonical config
     but measurement-only settings (`efficiency.*`) and the derived ones' raw form.
     """
+    canonical = _with_defaults_shown(canonical)
     distill = dict(canonical.get("distill") or {})
     teacher = canonical.get("teacher")
     student = canonical.get("student") or {}
@@ -170,6 +171,17 @@ def _setting_table(canonical: dict[str, Any]) -> list[tuple[str, str, Any]]:
             label = path.replace(".", "_")
         table.append((label, path, value))
     return table
+
+
+def _with_defaults_shown(canonical: dict[str, Any]) -> dict[str, Any]:
+    """Settings left out of the identity at their defaults, put back for display: a row
+    trained on every class must read `drop_classes=[]` beside one with `[3]`, not be
+    taken for the same setting (an absent value is not a value to a report)."""
+    out = dict(canonical)
+    if "data" in out:
+        out["data"] = {**out["data"], "drop_classes": out["data"].get("drop_classes", [])}
+    out["eval"] = out.get("eval") or {"class_bias": {}}
+    return out
 
 
 def _model_label(m: dict[str, Any]) -> str:
