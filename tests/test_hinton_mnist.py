@@ -297,3 +297,31 @@ def test_mnist_loader_on_the_shared_archive_if_present():
     assert data.train[0].shape == (60000, 1, 28, 28) and data.train[0].dtype == torch.uint8
     assert data.test[1][:5].tolist() == [7, 2, 1, 0, 4]  # the shared README's first five
     assert data.mean is None  # raw [0, 1] pixels, as the paper's MLPs saw them
+
+
+def test_the_teacher_trains_on_its_own_augmentation_and_the_student_on_the_datas(
+    smoke_config, monkeypatch
+):
+    import kdbench.runner as runner
+    import kdbench.teachers as teachers
+
+    seen: dict[str, list] = {"teacher": [], "student": []}
+    for module, role in ((teachers, "teacher"), (runner, "student")):
+        real = module.TensorDataModule
+
+        def spy(data, *args, _real=real, _role=role, **kwargs):
+            dm = _real(data, *args, **kwargs)
+            seen[_role].append(dm.augment)
+            return dm
+
+        monkeypatch.setattr(module, "TensorDataModule", spy)
+    cfg = smoke_config("distill=kd", "+teacher.augment=[{name: jitter, pixels: 2}]")
+    cfg = replace(cfg, efficiency=replace(cfg.efficiency, enabled=False))
+    assert run_cell(cfg)["status"] == "ok"
+    (teacher_aug,) = seen["teacher"]
+    assert seen["student"] == [None]  # the synthetic data's own augment: []
+    x = torch.zeros(64, 1, 8, 8, dtype=torch.uint8)
+    x[:, :, 2:6, 2:6] = 255
+    moved = teacher_aug(x, torch.arange(64))
+    assert not torch.equal(moved, x)  # translated: some views differ from the original
+    assert int(moved.sum()) <= int(x.sum())  # zero fill: nothing is wrapped in
