@@ -325,3 +325,37 @@ def test_the_teacher_trains_on_its_own_augmentation_and_the_student_on_the_datas
     moved = teacher_aug(x, torch.arange(64))
     assert not torch.equal(moved, x)  # translated: some views differ from the original
     assert int(moved.sum()) <= int(x.sum())  # zero fill: nothing is wrapped in
+
+
+def _record(folder: Path, seed: int, method: str, errors: int, T=None, **extra) -> None:
+    config = {"method": method, "student_hidden": 800, "seed": seed, "T": T, **extra}
+    metrics = {"errors": errors, "errors_class3": errors // 2}
+    metrics |= {"biased_errors": errors - 1, "biased_errors_class3": 1}
+    record = {"status": "ok", "config": config, "metrics": metrics}
+    if method != "none":
+        record["teacher_metrics"] = {"errors": 67}
+    path = folder / f"{method}-{T}-{seed}-{extra}" / "record.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(record))
+
+
+def test_the_paper_table_pairs_by_seed_and_reports_counts(tmp_path):
+    from scipy import stats
+
+    from .conftest import load_bench
+
+    alone, kd = [150, 160, 170], [140, 141, 150]
+    for seed in range(3):
+        _record(tmp_path, seed, "none", alone[seed])
+        _record(tmp_path, seed, "kd", kd[seed], T=20.0)
+        _record(tmp_path, seed, "kd", 200 + seed, T=20.0, drop_classes=[3])
+    text = load_bench("hinton_table").table(tmp_path)
+    d = [k - a for k, a in zip(kd, alone)]  # -10, -19, -20
+    mean = sum(d) / 3
+    sd = (sum((x - mean) ** 2 for x in d) / 2) ** 0.5
+    half = stats.t.ppf(0.975, 2) * sd / 3**0.5
+    p = stats.ttest_rel(kd, alone).pvalue  # one row tested: Holm leaves it as it is
+    row = next(line for line in text.splitlines() if "KD T=20 |" in line)
+    assert f"{mean:+.1f} (± {half:.1f}), p = {p:.3g}" in row
+    assert "| 67 | 67 (one teacher)" in text
+    assert "201.0 ±" in text  # the transfer set: mean of 200, 201, 202
