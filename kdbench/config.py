@@ -11,7 +11,7 @@ need the registries, live one floor up in `kdbench.validate`.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,9 @@ CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
 class DataConfig:
     name: str = "digits"
     root: str | None = None  # for data sets read from disk
-    val_fraction: float = 0.1  # share of the training set held out for model selection
+    # share of the training set held out for model selection; 0: none (mnist, digits), which
+    # needs trainer.select=last
+    val_fraction: float = 0.1
     test_fraction: float = 0.2  # for data sets without an official test split (digits)
     split_seed: int = 0  # the split is fixed across cells, independent of the run seed
     # Keyed training augmentation, in order: names or {name: ..., <param>: ...}
@@ -65,6 +67,21 @@ class DataConfig:
     vocab_size: int = 8000  # WordPiece vocabulary, trained on the training split only
     max_length: int = 64  # tokens per sample (longer texts are cut, shorter ones padded)
     lowercase: bool = True
+    # Classes removed from the student's training and validation splits (a transfer set
+    # without them, Hinton et al. 2015 sec. 3); the test split and the teacher keep them.
+    drop_classes: list[int] = field(default_factory=list)
+
+
+def data_identity(d: DataConfig) -> dict[str, Any]:
+    """What a data config contributes to an identity (cells, teachers, streams).
+
+    `aug_seed` is left out (given resolved where it matters) and `drop_classes`
+    when empty, so results from before the key existed keep their keys.
+    """
+    out = {k: v for k, v in asdict(d).items() if k != "aug_seed"}
+    if not out["drop_classes"]:
+        out.pop("drop_classes")
+    return out
 
 
 @dataclass
@@ -113,6 +130,8 @@ class ModelConfig:
     name: str = "cnn"
     depth: int | None = None  # layers, blocks or stages
     width: float | None = None  # a width multiplier (CNNs, MLPs) or hidden units / 100 (RNNs)
+    hidden: int | None = None  # MLPs: units per hidden layer (overrides 256 * width)
+    input_side: int | None = None  # MLPs: inputs are average-pooled to this side first (8)
     embed_dim: int | None = None  # token / frame embedding size (transformers, text models)
     heads: int | None = None  # attention heads
     mlp_ratio: float | None = None  # transformer MLP hidden size / embed_dim
@@ -209,6 +228,9 @@ class TeacherConfig(ModelConfig):
     # Non-empty: an ensemble of these members (each trained with `recipe`, stored like a
     # single teacher); soft targets are the mean of their softened distributions.
     ensemble: list[ModelConfig] = field(default_factory=list)
+    # The teacher's own training augmentation (same form as `data.augment`); null: the
+    # data's. Hinton et al. (2015) jittered the teacher's MNIST inputs, not the student's.
+    augment: list[Any] | None = None
     # name=logits_file: the teacher is a file of its training logits (kdbench/models/precomputed.py)
     path: str | None = None
 
@@ -293,6 +315,16 @@ class TuneConfig:
 
 
 @dataclass
+class EvalConfig:
+    """How the trained student is evaluated on the test split, beside the plain metrics."""
+
+    # class -> logit bias: the test metrics are also computed with these added to the
+    # student's logits (`biased_*` metrics; Hinton et al. raised the 3's by 3.5 after a
+    # transfer set without 3s). Evaluation only: training and the kept model are unbiased.
+    class_bias: dict[int, float] = field(default_factory=dict)
+
+
+@dataclass
 class KdbenchConfig:
     name: str = "default"  # experiment name: records go to <results_dir>/<name>/
     seed: int = 0
@@ -310,6 +342,7 @@ class KdbenchConfig:
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     efficiency: EfficiencyConfig = field(default_factory=EfficiencyConfig)
     tune: TuneConfig = field(default_factory=TuneConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
     # Stages after training, in order (kdbench/stages/): [{name: finetune, epochs: 5}, ...];
     # untyped here, each entry is checked against its stage's own dataclass by `validate`.

@@ -33,6 +33,11 @@ from kdbench.optim import OPTIMIZERS, SCHEDULES, param_groups, with_warmup
 from kdbench.teacher_stream import TeacherStream
 
 
+def biased_logits(logits: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """Logits with a per-class bias added (a (classes,) vector, broadcast over the batch)."""
+    return logits + bias
+
+
 def test_metrics(num_classes: int) -> MetricCollection:
     """Top-1 is the micro average: torchmetrics' default (macro) is not top-1."""
     metrics = {
@@ -70,8 +75,15 @@ class DistillationModule(L.LightningModule):
         recipe: RecipeConfig,
         num_classes: int,
         teacher_stream: TeacherStream | None = None,
+        class_bias: dict[int, float] | None = None,
+        count_classes: tuple[int, ...] = (),
     ) -> None:
-        """`teacher_stream`: where a logit-only method reads the teacher's training logits."""
+        """`teacher_stream`: where a logit-only method reads the teacher's training logits.
+
+        `class_bias`: class -> logit bias; the test metrics are also computed on the
+        biased logits (`biased_*`). `count_classes`: classes whose test errors are
+        counted by name (`errors_class<k>`) beside the total.
+        """
         super().__init__()
         self.student = student
         self.method = method
@@ -85,6 +97,15 @@ class DistillationModule(L.LightningModule):
         self.val_top1 = MulticlassAccuracy(num_classes, average="micro")
         self.test_metrics = test_metrics(num_classes)
         self.agreement = MulticlassAccuracy(num_classes, average="micro")
+        bias = torch.zeros(num_classes)
+        for c, b in (class_bias or {}).items():
+            bias[int(c)] = float(b)
+        self.class_bias = bias if class_bias else None
+        self.biased_metrics = test_metrics(num_classes) if class_bias else None
+        self.count_classes = tuple(int(c) for c in count_classes)
+        # Test errors per true class (counts, never percentages), per variant ("", "biased_").
+        self._errors: dict[str, torch.Tensor] = {}
+        self.test_counts: dict[str, Any] = {}
         self.channels_last = False
         # Teacher logits of un-augmented passes, per split: (logits, filled) by sample index.
         self._teacher_cache: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
@@ -203,16 +224,33 @@ class DistillationModule(L.LightningModule):
             self.log(f"train/{name}", value.detach(), on_step=False, on_epoch=True)
         return loss
 
+    def on_train_batch_end(self, outputs, batch: Batch, batch_idx: int) -> None:
+        """After the optimizer step: the student's weight constraints (max-norm)."""
+        self.student.after_step()
+
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
         x, y, _ = batch
         self.val_top1.update(self.student(self._input(x)), y)
         self.log("val/top1", self.val_top1, on_step=False, on_epoch=True, prog_bar=True)
+
+    def on_test_epoch_start(self) -> None:
+        self._errors = {}
+
+    def _count_errors(self, variant: str, logits: torch.Tensor, y: torch.Tensor) -> None:
+        wrong = y[logits.argmax(dim=1) != y]
+        counts = torch.bincount(wrong.cpu(), minlength=self.num_classes)
+        self._errors[variant] = self._errors.get(variant, 0) + counts
 
     def test_step(self, batch: Batch, batch_idx: int) -> None:
         x, y, index = batch
         x = self._input(x)
         logits = self.student(x)
         self.test_metrics.update(logits, y)
+        self._count_errors("", logits, y)
+        if self.class_bias is not None and self.biased_metrics is not None:
+            biased = biased_logits(logits, self.class_bias.to(logits.device))
+            self.biased_metrics.update(biased, y)
+            self._count_errors("biased_", biased, y)
         if self._has_test_teacher():
             self.agreement.update(logits, self.teacher_logits("test", x, index).argmax(dim=1))
 
@@ -227,8 +265,18 @@ class DistillationModule(L.LightningModule):
             self.log(f"test/{name}", value)
         if self._has_test_teacher():
             self.log("test/agreement", self.agreement.compute())
+        if self.biased_metrics is not None:
+            for name, value in self.biased_metrics.compute().items():
+                self.log(f"test/biased_{name}", value)
+            self.biased_metrics.reset()
         self.test_metrics.reset()
         self.agreement.reset()
+        self.test_counts = {}
+        for variant, per_class in self._errors.items():
+            self.test_counts[f"{variant}errors"] = int(per_class.sum())
+            for c in self.count_classes:
+                self.test_counts[f"{variant}errors_class{c}"] = int(per_class[c])
+            self.test_counts[f"{variant}errors_by_class"] = [int(n) for n in per_class]
 
     def configure_optimizers(self):
         o = self.recipe.optim

@@ -54,6 +54,12 @@ def canonical_config(cfg: KdbenchConfig) -> dict[str, Any]:
             "name": LOGITS_FILE,
             "sha256": sha256_file(Path(cfg.teacher.path).expanduser()),
         }
+    if not d["data"]["drop_classes"]:  # unset: results from before the key keep their keys
+        d["data"].pop("drop_classes")
+    if not cfg.eval.class_bias:  # unset: nothing changes the metrics (cells keep their keys)
+        d.pop("eval")
+    if d["teacher"].get("augment") is None:  # unset: the data's (cells keep their keys)
+        d["teacher"].pop("augment", None)
     method = METHODS.get(cfg.distill.name)
     d["distill"] = identity(cfg.distill)  # the fields of the method's own dataclass it reads
     if _prunes_teacher(d["stages"]):
@@ -114,14 +120,18 @@ _NAME_LABELS = {
 }
 # Roots whose settings are labelled by their bare leaf (the student's recipe is `epochs`,
 # the teacher's `teacher_epochs`).
-_PRIMARY_ROOTS = ("train", "data", "trainer", "distill")
+_PRIMARY_ROOTS = ("train", "data", "trainer", "distill", "eval")
+
+
+# Settings whose value is a mapping shown whole (`class_bias` = {3: 3.5}), not one per key.
+_DICT_SETTINGS = ("eval.class_bias",)
 
 
 def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in d.items():
         path = f"{prefix}{k}"
-        if isinstance(v, dict):
+        if isinstance(v, dict) and path not in _DICT_SETTINGS:
             out.update(_flat(v, path + "."))
         else:
             out[path] = v
@@ -175,6 +185,7 @@ def _setting_table(canonical: dict[str, Any]) -> list[tuple[str, str, Any]]:
     of the canonical config but measurement-only settings (`efficiency.*`) and the derived
     ones' raw form.
     """
+    canonical = _with_defaults_shown(canonical)
     distill = dict(canonical.get("distill") or {})
     teacher = canonical.get("teacher")
     student = canonical.get("student") or {}
@@ -207,6 +218,17 @@ def _setting_table(canonical: dict[str, Any]) -> list[tuple[str, str, Any]]:
             label = path.replace(".", "_")
         table.append((label, path, value))
     return table
+
+
+def _with_defaults_shown(canonical: dict[str, Any]) -> dict[str, Any]:
+    """Settings left out of the identity at their defaults, put back for display: a row
+    trained on every class must read `drop_classes=[]` beside one with `[3]`, not be
+    taken for the same setting (an absent value is not a value to a report)."""
+    out = dict(canonical)
+    if "data" in out:
+        out["data"] = {**out["data"], "drop_classes": out["data"].get("drop_classes", [])}
+    out["eval"] = out.get("eval") or {"class_bias": {}}
+    return out
 
 
 def _model_label(m: dict[str, Any]) -> str:

@@ -24,6 +24,7 @@ import kdbench
 from kdbench import interrupts
 from kdbench.config import EfficiencyConfig, KdbenchConfig, RecipeConfig
 from kdbench.data import TensorData, TensorDataModule, load_data
+from kdbench.data.base import drop_classes
 from kdbench.distill import METHODS
 from kdbench.efficiency import profile_student
 from kdbench.efficiency.files import INPUTS_PT, STUDENT_PT
@@ -79,7 +80,8 @@ def _train_cell(cfg: KdbenchConfig, directory: Path) -> dict[str, Any]:
     threads = job_threads(cfg.trainer.threads)
     if threads:
         torch.set_num_threads(threads)
-    data = load_data(cfg.data)
+    full = load_data(cfg.data)  # the teacher's: data.drop_classes shapes the student's only
+    data = drop_classes(full, cfg.data.drop_classes)
     timing["data_s"] = time.perf_counter() - t0
     method_cls = METHODS.get(cfg.distill.name)
     for params in cfg.stages:  # a stage that cannot work on these models: one line, no training
@@ -88,7 +90,7 @@ def _train_cell(cfg: KdbenchConfig, directory: Path) -> dict[str, Any]:
     teacher, teacher_meta = None, None
     if method_cls.uses_teacher or any(p.uses_teacher() for p in cfg.stages):
         t0 = time.perf_counter()
-        teacher, teacher_meta = TeacherStore(cfg.teacher_store).get(cfg, data)
+        teacher, teacher_meta = TeacherStore(cfg.teacher_store).get(cfg, full)
         timing["teacher_s"] = time.perf_counter() - t0
 
     L.seed_everything(cfg.seed, workers=True, verbose=False)
@@ -119,6 +121,8 @@ def _train_cell(cfg: KdbenchConfig, directory: Path) -> dict[str, Any]:
             recipe,
             data.num_classes,
             teacher_stream=stream if stage == "train" else None,  # its epochs are training's
+            class_bias=cfg.eval.class_bias,
+            count_classes=counted_classes(cfg),
         )
         dm = TensorDataModule(data, recipe.batch_size, seed=cfg.seed, aug_seed=aug_seed)
         metrics, training = fit_and_test(
@@ -195,6 +199,15 @@ def _train_cell(cfg: KdbenchConfig, directory: Path) -> dict[str, Any]:
     }
 
 
+def counted_classes(cfg: KdbenchConfig) -> tuple[int, ...]:
+    """Classes whose test errors a record names: those dropped from training or biased."""
+    return tuple(sorted({*cfg.data.drop_classes, *(int(c) for c in cfg.eval.class_bias)}))
+
+
+def _stage_distills(params: Any) -> bool:
+    return bool(getattr(params, "distill", False))
+
+
 def _sweep_folder(cfg: KdbenchConfig) -> Path:
     return Path(cfg.results_dir) / cfg.name
 
@@ -235,7 +248,7 @@ def remeasure_cell(cfg: KdbenchConfig, record: dict[str, Any], directory: Path) 
     if latency_only(record, directory, e):
         record = remeasure_latency(record, directory, e)
     else:
-        data = load_data(cfg.data)
+        data = drop_classes(load_data(cfg.data), cfg.data.drop_classes)
         calibration, histogram = data.calibration(e.calibration_size, seed=CALIBRATION_SEED)
         student = load_student(record, directory)
         efficiency = _measure(

@@ -24,14 +24,13 @@ from __future__ import annotations
 import hashlib
 import warnings
 from collections.abc import Callable
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import torch
 from filelock import FileLock
 
-from kdbench.config import KdbenchConfig
+from kdbench.config import KdbenchConfig, data_identity
 from kdbench.data.base import TensorData
 from kdbench.fileio import config_hash, write_atomic, write_json_atomic
 
@@ -49,7 +48,7 @@ def stream_identity(
     augmentation) minus `aug_seed`, which is given resolved. An ensemble's
     logits depend on T, so T is part of its identity.
     """
-    data_cfg = {k: v for k, v in asdict(cfg.data).items() if k != "aug_seed"}
+    data_cfg = data_identity(cfg.data)
     augmented = data.augment is not None
     return {
         "format": FORMAT,

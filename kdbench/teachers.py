@@ -24,8 +24,16 @@ import lightning as L
 import torch
 from filelock import FileLock
 
-from kdbench.config import LOGITS_FILE, KdbenchConfig, model_label, model_size, recipe_identity
+from kdbench.config import (
+    LOGITS_FILE,
+    KdbenchConfig,
+    data_identity,
+    model_label,
+    model_size,
+    recipe_identity,
+)
 from kdbench.data import TensorData, TensorDataModule
+from kdbench.data.augment import build_augment
 from kdbench.distill import METHODS
 from kdbench.errors import Diverged
 from kdbench.fileio import config_hash, sha256_file, write_atomic, write_json_atomic
@@ -46,10 +54,14 @@ def teacher_identity(cfg: KdbenchConfig) -> dict[str, Any]:
     return {
         "arch": {"name": t.name, **model_size(t)},
         # The teacher's views are fixed by its own seed, never by the students' data.aug_seed.
-        "data": {k: v for k, v in asdict(cfg.data).items() if k != "aug_seed"},
+        # drop_classes never: the teacher learns from the whole training split (the runner
+        # hands it the data before classes are dropped from the student's transfer set).
+        "data": data_identity(replace(cfg.data, drop_classes=[])),
         "recipe": recipe_identity(asdict(t.recipe)),
         "epochs": effective_epochs(t.recipe.epochs, tr),
         "seed": t.seed,
+        # Only when set, so teachers trained on the data's augmentation keep their keys.
+        **({"augment": list(t.augment)} if t.augment is not None else {}),
         "trainer": {
             "limit_train_batches": tr.limit_train_batches,
             "limit_val_batches": tr.limit_val_batches,
@@ -157,6 +169,8 @@ class TeacherStore:
         t = cfg.teacher
         alone = METHODS.get("none")(METHODS.get("none").Params(), model, None, data.example())
         module = DistillationModule(model, None, alone, t.recipe, data.num_classes)
+        if t.augment is not None:  # the teacher's own views (e.g. jittered, the student's not)
+            data = replace(data, augment=build_augment(t.augment, data.spec.kind))
         dm = TensorDataModule(data, t.recipe.batch_size, seed=t.seed)
         start = time.perf_counter()
         # Always tested: the stored teacher's metrics serve every later cell, tuning ones too.

@@ -104,8 +104,15 @@ def fit_and_test(
     resume_from, resumed_epoch = resume_checkpoint(ckpt_dir)
     if resume_from is None:
         shutil.rmtree(log_dir, ignore_errors=True)  # rows of a run that starts over are stale
+    # No validation split (data.val_fraction=0, validated to go with select=last): no
+    # validation loop and nothing monitored; the last epoch is what is tested.
+    has_val = len(datamodule.data.val[1]) > 0
     checkpoint = ModelCheckpoint(
-        dirpath=ckpt_dir, monitor="val/top1", mode="max", save_top_k=1, save_last=True
+        dirpath=ckpt_dir,
+        monitor="val/top1" if has_val else None,
+        mode="max",
+        save_top_k=1,
+        save_last=True,
     )
     shown, bar = progress_callbacks(progress, label)
     trainer = L.Trainer(
@@ -114,7 +121,7 @@ def fit_and_test(
         precision=trainer_cfg.precision,
         max_epochs=effective_epochs(epochs, trainer_cfg),
         limit_train_batches=trainer_cfg.limit_train_batches,
-        limit_val_batches=trainer_cfg.limit_val_batches,
+        limit_val_batches=trainer_cfg.limit_val_batches if has_val else 0,
         callbacks=[checkpoint, LogLearningRate(), *shown],
         logger=[CSVLogger(str(log_dir), name=""), *loggers],
         enable_progress_bar=bar,
@@ -133,6 +140,7 @@ def fit_and_test(
             module, datamodule=datamodule, ckpt_path=ckpt, verbose=False, weights_only=True
         )
         metrics = {k.removeprefix("test/"): 100.0 * float(v) for k, v in results.items()}
+        metrics.update(module.test_counts)  # error counts: numbers of samples, not percent
     elif ckpt == "best" and checkpoint.best_model_path:
         # trainer.test would have loaded the selected weights; do it without the test split,
         # so the module (and a kept student.pt) is the checkpoint validation chose.
@@ -141,7 +149,7 @@ def fit_and_test(
     training = {
         "epochs": trainer.current_epoch,
         "selected": ckpt,
-        "best_val_top1": 100.0 * float(checkpoint.best_model_score or 0.0),
+        "best_val_top1": 100.0 * float(checkpoint.best_model_score or 0.0) if has_val else None,
         "resumed_from_epoch": resumed_epoch,
         "tested": trainer_cfg.test,
     }

@@ -187,9 +187,18 @@ def validate(cfg: DictConfig | KdbenchConfig) -> KdbenchConfig:
         c.data.name in DATASETS, "data.name", c.data.name, f"known data sets: {', '.join(DATASETS)}"
     )
     _check(
-        0 < c.data.val_fraction < 1, "data.val_fraction", c.data.val_fraction, "must be in (0, 1)"
+        0 <= c.data.val_fraction < 1, "data.val_fraction", c.data.val_fraction, "must be in [0, 1)"
     )
     _check_data_counts(c.data)
+    if c.data.val_fraction == 0 and c.trainer.select != "last":
+        raise ConfigError(
+            "data.val_fraction=0 leaves no validation split to select a checkpoint with: "
+            "set trainer.select=last, or a data.val_fraction in (0, 1)"
+        )
+    for cls in c.data.drop_classes:
+        _check(cls >= 0, "data.drop_classes", c.data.drop_classes, "class labels are >= 0")
+    for cls in c.eval.class_bias:
+        _check(int(cls) >= 0, "eval.class_bias", dict(c.eval.class_bias), "class labels are >= 0")
     c.distill = d = parse_params(c.distill)  # the method's own dataclass, or ConfigError
     _check_student_hooks(d.label or d.name, METHODS.get(d.name).student_hooks, c.student.name)
     c.stages = [parse_stage(node, i) for i, node in enumerate(c.stages)]

@@ -58,7 +58,7 @@ def test_every_listed_model_is_an_option_of_both_groups():
     assert archs | variants == students == teachers - {"logits_file"}
 
 
-NOT_SIZE = ("name", "recipe", "seed", "ensemble", "path")
+NOT_SIZE = ("name", "recipe", "seed", "ensemble", "path", "augment")
 
 
 def _num(v):

@@ -8,6 +8,7 @@ from kdbench.data import (  # noqa: F401  (registration side effects)
     digits,
     fsdd,
     imagefolder,
+    mnist,
     sst2,
     synthetic,
     textfile,

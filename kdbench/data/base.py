@@ -14,7 +14,7 @@ augmented first, by keyed transforms (kdbench.data.augment).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import lightning as L
 import numpy as np
@@ -139,15 +139,39 @@ class TensorData:
         return self.spec.channels
 
 
+def drop_classes(data: TensorData, classes: list[int]) -> TensorData:
+    """`data` without samples of `classes` in its training and validation splits.
+
+    The transfer-set experiment of Hinton et al. (2015, sec. 3): the student never
+    sees a 3, the test split keeps all of them. Validation is carved from the
+    training split, so it loses them too. Indices are renumbered: a sample's index
+    (augmentation keys, the teacher stream) is its position in the reduced split.
+    """
+    if not classes:
+        return data
+    drop = torch.as_tensor(sorted(set(classes)), dtype=torch.long)
+
+    def keep(split: Split) -> Split:
+        x, y = split
+        mask = ~torch.isin(y, drop.to(y.device))
+        return x[mask], y[mask]
+
+    return replace(data, train=keep(data.train), val=keep(data.val))
+
+
 def stratified_splits(
     x: np.ndarray, y: np.ndarray, fractions: tuple[float, ...], seed: int
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """Split (x, y) into len(fractions) + 1 stratified parts, fixed by `seed`.
 
-    Each fraction is a share of the whole set; the remainder is the first part.
+    Each fraction is a share of the whole set; the remainder is the first part. A fraction
+    of 0 gives an empty part.
     """
     parts, rest_x, rest_y, rest_share = [], x, y, 1.0
     for frac in fractions:
+        if frac == 0:  # e.g. no validation split (data.val_fraction=0)
+            parts.append((rest_x[:0], rest_y[:0]))
+            continue
         rest_x, part_x, rest_y, part_y = train_test_split(
             rest_x, rest_y, test_size=frac / rest_share, stratify=rest_y, random_state=seed
         )

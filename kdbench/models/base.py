@@ -46,6 +46,9 @@ class FeatureModel(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_features(x).logits
 
+    def after_step(self) -> None:
+        """Called after every optimizer step (weight constraints such as max-norm); no-op here."""
+
 
 class GlobalPool(nn.Sequential):
     """Global average pooling to a flat vector."""

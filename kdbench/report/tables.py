@@ -45,6 +45,8 @@ def display_columns(summary: pd.DataFrame) -> list[Column]:
     """The statistics shown, in order, where the summary has them."""
     cols = [
         Column("top1", "top-1 (%)", r"top-1 (\%)", best="max"),
+        # test errors, a count (Hinton et al.'s MNIST table reports these), in new records
+        Column("errors", "test errors", "test errors", 1, best="min"),
         Column(
             "delta_top1",
             "Δ top-1",
