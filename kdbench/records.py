@@ -77,21 +77,31 @@ def _prunes_teacher(stages: list[dict[str, Any]]) -> bool:
 
 
 def compress_label(stages: list[dict[str, Any]]) -> str:
-    """The stage list in one short cell of a table: `prune(0.5)+finetune(5,distill=False)`.
+    """The stage list in one short cell of a table: `prune(ratio=0.5,source=teacher)+finetune`.
 
-    Per stage its first setting's value, then every other setting that differs from the
-    stage's default as key=value: distinct lists give distinct labels. `none`: no stage."""
+    Per stage its first declared setting (the one that says how much: a ratio, epochs),
+    then every other setting that differs from the stage's default, as key=value:
+    distinct lists give distinct labels. `none`: no stage."""
     parts = []
     for stage in stages or []:
         name = stage.get("name", "?")
-        defaults = asdict(STAGES.get(name).Params()) if name in STAGES else {}
-        keys = [k for k in stage if k != "name"]
-        shown = [
-            f"{stage[k]:g}" if isinstance(stage[k], float) else str(stage[k]) for k in keys[:1]
+        schema = STAGES.get(name).Params if name in STAGES else None
+        declared = [f.name for f in fields(schema)][1:] if schema else []
+        defaults = asdict(schema()) if schema else {}
+        keys = [k for k in declared if k in stage] + [
+            k for k in stage if k != "name" and k not in declared
         ]
-        shown += [f"{k}={stage[k]}" for k in keys[1:] if defaults.get(k, object()) != stage[k]]
+        shown = [
+            f"{k}={_short(stage[k])}"
+            for i, k in enumerate(keys)
+            if i == 0 or defaults.get(k, object()) != stage[k]
+        ]
         parts.append(f"{name}({','.join(shown)})")
     return "+".join(parts) or "none"
+
+
+def _short(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def _set_sizes(model: dict[str, Any]) -> dict[str, Any]:

@@ -142,8 +142,9 @@ def test_figures_without_data_are_skipped():
 def test_every_figure_writes_pdf_and_png_with_the_same_bytes_twice(summary, tmp_path):
     first = write_figures(summary, tmp_path / "a")
     second = write_figures(summary, tmp_path / "b")
-    # one teacher: no capacity-gap figure; no metrics.csv files: no curves
-    drawn = [n for n in FIGURES if n not in ("student_vs_teacher", "curves")]
+    # one teacher: no capacity-gap figure; no metrics.csv files: no curves; no pruned
+    # students: no compression figure
+    drawn = [n for n in FIGURES if n not in ("student_vs_teacher", "curves", "compression")]
     assert sorted(first) == sorted(f"{name}.{ext}" for name in drawn for ext in ("pdf", "png"))
     for name, path in first.items():
         data = path.read_bytes()

@@ -75,9 +75,18 @@ def holm(pvalues: Sequence[float]) -> np.ndarray:
 
 
 def _baseline_keys(ok: pd.DataFrame, keys: Sequence[str]) -> list[str]:
-    """Settings a student-alone record has (method-specific ones are empty there)."""
+    """Settings a student-alone record has (method-specific ones are empty there).
+
+    Never the teacher's settings: a student alone does not depend on a teacher (a grid
+    that also prunes a copy of the teacher, `stages.0.source=teacher`, has teacher
+    settings in some of its student-alone rows; those rows' `student` already names the
+    teacher's architecture and their `compress` the stage list, which pairs them)."""
     base = ok[ok["method"] == BASELINE]
-    return [c for c in keys if c not in NOT_BASELINE_IDENTITY and base[c].notna().any()]
+    return [
+        c
+        for c in keys
+        if c not in NOT_BASELINE_IDENTITY and not c.startswith("teacher_") and base[c].notna().any()
+    ]
 
 
 def _sort(summary: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:

@@ -31,9 +31,12 @@ OLD_CONTEXT = ("data", "teacher", "student", *STUDENT_PARTS)
 # The data settings (report labels) each built-in data set reads (kdbench/data/*.py): a
 # table never says "Same in every row: num_samples=600" of digits, a setting of the synthetic
 # set only. A data set not named here (a plugin) is taken to read them all.
-_SPLIT = ("val_fraction", "split_seed")
+_SPLIT = ("val_fraction", "split_seed", "drop_classes")
 _IMAGES = (*_SPLIT, "root", "augment", "aug_seed", "train_subset", "test_subset")
 _FOLDER = (*_IMAGES, "num_classes", "channels", "image_size")
+_AUDIO = (*_SPLIT, "augment", "aug_seed", "sample_rate", "duration", "pad_side", "features")
+_AUDIO += ("n_mfcc", "n_mels", "window_ms", "hop_ms", "fmin", "fmax", "log_floor")
+_TEXT = (*_SPLIT, "vocab_size", "max_length", "lowercase")
 DATA_READS: dict[str, tuple[str, ...]] = {
     "digits": (*_SPLIT, "test_fraction"),
     "synthetic": (*_SPLIT, "test_fraction", "augment", "aug_seed", "num_samples")
@@ -42,6 +45,12 @@ DATA_READS: dict[str, tuple[str, ...]] = {
     "cifar100": _IMAGES,
     "cifar10_jpeg": _FOLDER,
     "imagefolder": _FOLDER,
+    "mnist": (*_IMAGES, "test_fraction"),
+    "fsdd": (*_AUDIO, "train_subset", "test_subset"),
+    "audiofolder": (*_AUDIO, "root", "num_classes"),
+    "arrays": (*_SPLIT, "path", "augment", "aug_seed"),
+    "sst2": (*_TEXT, "root", "train_subset", "test_subset"),
+    "textfile": (*_TEXT, "path", "test_path", "text_column", "label_column", "test_fraction"),
 }
 DATA_SETTINGS = frozenset(s for reads in DATA_READS.values() for s in reads)
 SIGNIFICANCE = 0.05  # † marks Holm-adjusted p below this
