@@ -13,7 +13,14 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from kdbench.report.figures.registry import FIGURES
-from kdbench.report.figures.style import STYLE, TEACHER_STYLE, TOP1_CI_LABEL, has, teachers
+from kdbench.report.figures.style import (
+    STYLE,
+    TEACHER_STYLE,
+    TOP1_CI_LABEL,
+    has,
+    legend_below,
+    teachers,
+)
 
 
 @FIGURES.register("compression")
@@ -25,13 +32,13 @@ def compression_figure(summary: pd.DataFrame) -> plt.Figure | None:
         return None
     scratch = summary[summary["compress"].astype(str) == "none"]
     with plt.rc_context(STYLE):
-        fig, ax = plt.subplots(figsize=(4.8, 3.4))
+        fig, ax = plt.subplots(figsize=(4.8, 4.2), layout="constrained")
         for method, rows in pruned.groupby("method"):
             rows = rows.sort_values("macs_mean")
             ax.errorbar(
                 rows["macs_mean"] / 1e6,
                 rows["top1_mean"],
-                yerr=rows.get("top1_std"),
+                yerr=rows.get("top1_ci95"),  # the 95 % CI the axis label names
                 marker="o",
                 capsize=2,
                 label=f"pruned + fine-tuned ({method})",
@@ -40,7 +47,7 @@ def compression_figure(summary: pd.DataFrame) -> plt.Figure | None:
             ax.errorbar(
                 rows["macs_mean"] / 1e6,
                 rows["top1_mean"],
-                yerr=rows.get("top1_std"),
+                yerr=rows.get("top1_ci95"),  # the 95 % CI the axis label names
                 marker="s" if method == "none" else "^",
                 linestyle="none",
                 capsize=2,
@@ -51,5 +58,5 @@ def compression_figure(summary: pd.DataFrame) -> plt.Figure | None:
         ax.set_xscale("log")
         ax.set_xlabel("student MACs (M)")
         ax.set_ylabel(TOP1_CI_LABEL)
-        ax.legend(fontsize=6, loc="lower right")
+        legend_below(fig, [ax])
         return fig
