@@ -68,7 +68,7 @@ def test_pruning_the_teacher_skips_student_training_and_names_the_teacher(smoke_
     train, prune = record["stages"]
     assert train["training"]["skipped"] and prune["info"]["source"] == "teacher"
     assert record["config"]["student"] == record["config"]["teacher"] == "cnn_x2"
-    assert record["config"]["compress"] == "prune(0.5,source=teacher)"
+    assert record["config"]["compress"] == "prune(ratio=0.5,source=teacher)"
     assert prune["info"]["params_before"] > prune["info"]["params_after"]
     # the cell's student setting is unused, so it does not make another cell
     other = smoke_config("compress=prune", "stages.0.source=teacher", "distill=none", "student=mlp")
@@ -82,7 +82,7 @@ def test_qat_runs_end_to_end_and_is_measured_as_int8(smoke_config):
     assert [s["name"] for s in record["stages"]] == ["train", "qat"]
     assert record["efficiency"]["int8"]["mode"] == "qat"
     assert record["efficiency"]["int8"]["top1"] is not None
-    assert record["config"]["compress"] == "qat(5)"
+    assert record["config"]["compress"] == "qat(epochs=5)"
     cell = _cell(record, Path(cfg.results_dir))
     model = load_student(json.loads((cell / "record.json").read_text()), cell)
     assert type(model).__name__ == "QatStudent"
