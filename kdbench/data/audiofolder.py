@@ -23,7 +23,7 @@ import numpy as np
 from kdbench.config import DataConfig
 from kdbench.data.audio.wav import read_wav, resample
 from kdbench.data.audio_features import feature_tag, featurize, frontend_config
-from kdbench.data.base import TensorData
+from kdbench.data.base import TensorData, check_class_count
 from kdbench.data.feature_cache import cached_arrays, frontend_settings, source_stats
 from kdbench.data.registry import DATASETS
 from kdbench.data.sequences import hold_out, sequence_data
@@ -137,11 +137,7 @@ def audiofolder(cfg: DataConfig) -> TensorData:
             f"{len(a['bad'])} unreadable files under {root} were skipped; first: {a['bad'][0]}",
             stacklevel=2,
         )
-    if cfg.num_classes is not None and cfg.num_classes != len(classes):
-        raise KdbenchError(
-            f"{root} has {len(classes)} classes but data.num_classes={cfg.num_classes}; "
-            f"set data.num_classes={len(classes)} (or null to take it from the folders)"
-        )
+    check_class_count(root, len(classes), cfg.num_classes)
     if "x_all" in a:
         train, test = hold_out(a["x_all"], a["y_all"], cfg.test_fraction, cfg.split_seed, "test")
     else:

@@ -23,6 +23,7 @@ from sklearn.model_selection import train_test_split
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler
 
 from kdbench.data.augment import Transform, channel_axis, normalize, to_float, view_keys
+from kdbench.errors import KdbenchError
 from kdbench.inputs import InputSpec
 
 Split = tuple[torch.Tensor, torch.Tensor]  # stored inputs (N, ...), labels (N,)
@@ -157,6 +158,15 @@ def drop_classes(data: TensorData, classes: list[int]) -> TensorData:
         return x[mask], y[mask]
 
     return replace(data, train=keep(data.train), val=keep(data.val))
+
+
+def check_class_count(where: object, found: int, expected: int | None) -> None:
+    """KdbenchError unless a folder data set found the classes `data.num_classes` expects."""
+    if expected is not None and expected != found:
+        raise KdbenchError(
+            f"{where} has {found} classes but data.num_classes={expected}; "
+            f"set data.num_classes={found} (or null to take it from the folders)"
+        )
 
 
 def stratified_splits(

@@ -19,7 +19,7 @@ import numpy as np
 from filelock import FileLock
 
 from kdbench.config import DataConfig
-from kdbench.data.base import TensorData
+from kdbench.data.base import TensorData, check_class_count
 from kdbench.data.images import image_data
 from kdbench.data.registry import DATA_CHECKS, DATASETS
 from kdbench.errors import KdbenchError
@@ -170,11 +170,7 @@ def load_image_folder(cfg: DataConfig, root: Path, display_name: str) -> TensorD
             f"{int(arrays['skipped'])} files under {root} were skipped (not images or corrupt)",
             stacklevel=2,
         )
-    if cfg.num_classes is not None and cfg.num_classes != len(classes):
-        raise KdbenchError(
-            f"{root / 'train'} has {len(classes)} classes but data.num_classes={cfg.num_classes}; "
-            f"set data.num_classes={len(classes)} (or null to take it from the folders)"
-        )
+    check_class_count(root / "train", len(classes), cfg.num_classes)
 
     def split(name: str) -> tuple[np.ndarray, np.ndarray] | None:
         return (arrays[f"x_{name}"], arrays[f"y_{name}"]) if f"x_{name}" in arrays else None
