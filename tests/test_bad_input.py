@@ -14,6 +14,7 @@ import torch
 import kdbench.runner as runner
 from kdbench.cli import CONF_DIR
 from kdbench.data import DATASETS
+from kdbench.data.audiofolder import LAYOUT as AUDIO_LAYOUT
 from kdbench.distill import METHODS
 from kdbench.errors import KdbenchError
 from kdbench.models import MODELS as REGISTERED_MODELS
@@ -122,6 +123,32 @@ CASES = [
     (["-m", "data=imagefolder", "data.root=/missing", "seed=0,1"], FOLDER_MISSING),
     (["-m", "student=cnn", "student.depth=1", "seed=0,1"], NO_DEPTH),
     (["-m", "student=resnet8,cnn", "student.depth=1"], NO_DEPTH),
+    # the data sets added after the check registry: each has its own up-front check
+    (
+        ["-m", "data=arrays", "data.path=/missing.npz", "student=gru", "seed=0,1"],
+        "data.path=/missing.npz is not a file; save it with np.savez(FILE, x=<float [N, T, C]>, "
+        "y=<int [N]>)",
+    ),
+    (
+        ["-m", "data=textfile", "data.path=/missing.csv", "student=textcnn", "seed=0,1"],
+        "text file /missing.csv not found; set data.path (and data.test_path)",
+    ),
+    (
+        ["-m", "data=audiofolder", "data.root=/missing", "student=gru", "seed=0,1"],
+        "data.root=/missing is not a folder; " + AUDIO_LAYOUT,
+    ),
+    *[
+        (
+            ["-m", f"data={name}", "data.root=/missing.tar.xz", f"student={student}", "seed=0,1"],
+            f"{shown} archive /missing.tar.xz not found; set data.root=<path to {name}.tar.xz> "
+            f"or KDBENCH_{name.upper()}",
+        )
+        for name, shown, student in (
+            ("fsdd", "FSDD", "gru"),
+            ("sst2", "SST-2", "textcnn"),
+            ("mnist", "MNIST", "mlp_800"),
+        )
+    ],
     (["data.train_subset=-5"], "data.train_subset=-5 is invalid: must be >= 1 (or null for all)"),
     (
         ["-m", "data.test_subset=10,0"],

@@ -17,7 +17,7 @@ import numpy as np
 
 from kdbench.config import DataConfig
 from kdbench.data.base import TensorData
-from kdbench.data.registry import DATASETS
+from kdbench.data.registry import DATA_CHECKS, DATASETS
 from kdbench.data.sequences import hold_out, sequence_data
 from kdbench.errors import DataError, KdbenchError
 
@@ -70,11 +70,21 @@ def read_arrays(path: Path) -> dict[str, np.ndarray]:
     return f
 
 
-@DATASETS.register("arrays")
-def arrays(cfg: DataConfig) -> TensorData:
+def _path(cfg: DataConfig) -> Path:
     if not cfg.path:
         raise KdbenchError(f"data.path is not set for arrays; set data.path=FILE.npz ({FIX})")
-    path = Path(cfg.path).expanduser()
+    return Path(cfg.path).expanduser()
+
+
+@DATA_CHECKS.register("arrays")
+def check_arrays(cfg: DataConfig) -> None:
+    """The file is an npz with `x` and `y` (values are checked by the loader)."""
+    read_arrays(_path(cfg))
+
+
+@DATASETS.register("arrays")
+def arrays(cfg: DataConfig) -> TensorData:
+    path = _path(cfg)
     f = read_arrays(path)
     x = _frames(f, "x", path)
     y = _labels(f, "y", len(x), "x", path)

@@ -25,7 +25,7 @@ from kdbench.data.audio.wav import read_wav, resample
 from kdbench.data.audio_features import feature_tag, featurize, frontend_config
 from kdbench.data.base import TensorData, check_class_count
 from kdbench.data.feature_cache import cached_arrays, frontend_settings, source_stats
-from kdbench.data.registry import DATASETS
+from kdbench.data.registry import DATA_CHECKS, DATASETS
 from kdbench.data.sequences import hold_out, sequence_data
 from kdbench.errors import DataError, KdbenchError
 
@@ -125,10 +125,19 @@ def decode(cfg: DataConfig, root: Path) -> dict[str, np.ndarray]:
     return cached_arrays("audiofolder", parts, build)
 
 
-@DATASETS.register("audiofolder")
-def audiofolder(cfg: DataConfig) -> TensorData:
+@DATA_CHECKS.register("audiofolder")
+def check_audiofolder(cfg: DataConfig) -> None:
+    """data.root is a folder (its files are read, and checked, by the loader)."""
     if not cfg.root:
         raise KdbenchError(f"data.root is not set for audiofolder; {LAYOUT}")
+    root = Path(cfg.root).expanduser()
+    if not root.is_dir():
+        raise KdbenchError(f"data.root={root} is not a folder; {LAYOUT}")
+
+
+@DATASETS.register("audiofolder")
+def audiofolder(cfg: DataConfig) -> TensorData:
+    check_audiofolder(cfg)
     root = Path(cfg.root).expanduser()
     a = decode(cfg, root)
     classes = [str(c) for c in a["classes"]]

@@ -19,6 +19,7 @@ from pathlib import Path
 from filelock import FileLock
 
 from kdbench.config import DataConfig
+from kdbench.data.archives import require_archive
 from kdbench.data.archives import verify_archive as verify_sha256
 from kdbench.data.base import TensorData
 from kdbench.data.imagefolder import cache_root, load_image_folder
@@ -37,12 +38,11 @@ def archive_path(root: str | None) -> Path:
     return Path(chosen).expanduser() if chosen else DEFAULT_ARCHIVE
 
 
+WHERE = "set data.root=<path to cifar10-jpeg.tar.xz> or KDBENCH_CIFAR10_JPEG"
+
+
 def check_archive_exists(path: Path) -> None:
-    if not path.is_file():
-        raise KdbenchError(
-            f"CIFAR-10 (JPEG) archive {path} not found; set data.root=<path to "
-            "cifar10-jpeg.tar.xz> or KDBENCH_CIFAR10_JPEG"
-        )
+    require_archive(path, DISPLAY_NAME, WHERE)
 
 
 def verify_archive(path: Path, expected: str = SHA256) -> None:
@@ -51,7 +51,7 @@ def verify_archive(path: Path, expected: str = SHA256) -> None:
         path,
         expected,
         DISPLAY_NAME,
-        "set data.root=<path to cifar10-jpeg.tar.xz> or KDBENCH_CIFAR10_JPEG",
+        WHERE,
     )
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from kdbench.config import DataConfig
-from kdbench.data.archives import verify_archive
+from kdbench.data.archives import require_archive, verify_archive
 from kdbench.data.audio.fsdd import (
     DISPLAY_NAME,
     SHA256,
@@ -27,7 +27,7 @@ from kdbench.data.audio.fsdd import (
 from kdbench.data.audio_features import feature_tag, featurize, frontend_config
 from kdbench.data.base import TensorData
 from kdbench.data.feature_cache import cached_arrays, frontend_settings
-from kdbench.data.registry import DATASETS
+from kdbench.data.registry import DATA_CHECKS, DATASETS
 from kdbench.data.sequences import sequence_data
 
 CLASSES = [str(d) for d in range(10)]
@@ -56,3 +56,11 @@ def fsdd(cfg: DataConfig) -> TensorData:
     x, y, test = a["x"], a["y"], a["test"].astype(bool)
     name = f"{DISPLAY_NAME} ({feature_tag(cfg, x.shape[1], x.shape[2])})"
     return sequence_data(cfg, (x[~test], y[~test]), (x[test], y[test]), 10, name, CLASSES)
+
+
+@DATA_CHECKS.register("fsdd")
+def check_fsdd(cfg: DataConfig) -> None:
+    """The archive is there (its sha256 is checked by the loader)."""
+    require_archive(
+        archive_path(cfg.root), DISPLAY_NAME, "set data.root=<path to fsdd.tar.xz> or KDBENCH_FSDD"
+    )

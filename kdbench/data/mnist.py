@@ -28,10 +28,10 @@ import torch
 from filelock import FileLock
 
 from kdbench.config import DataConfig
-from kdbench.data.archives import verify_archive
+from kdbench.data.archives import require_archive, verify_archive
 from kdbench.data.base import TensorData, stratified_splits
 from kdbench.data.imagefolder import cache_root
-from kdbench.data.registry import DATASETS
+from kdbench.data.registry import DATA_CHECKS, DATASETS
 from kdbench.errors import KdbenchError
 
 SHA256 = "28404ebca7c49aec707a39b8b03f259a5d7c5fb8ae12cc8c1ca07efff1af4988"
@@ -127,3 +127,13 @@ def mnist(cfg: DataConfig) -> TensorData:
     as_tensors = lambda s: (torch.from_numpy(s[0]), torch.from_numpy(s[1]))  # noqa: E731
     test = (a["x_test"], a["y_test"])
     return TensorData(as_tensors(train), as_tensors(val), as_tensors(test), 10, DISPLAY_NAME)
+
+
+@DATA_CHECKS.register("mnist")
+def check_mnist(cfg: DataConfig) -> None:
+    """The archive is there (its sha256 is checked by the loader)."""
+    require_archive(
+        archive_path(cfg.root),
+        DISPLAY_NAME,
+        "set data.root=<path to mnist.tar.xz> or KDBENCH_MNIST",
+    )

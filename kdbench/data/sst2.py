@@ -15,10 +15,10 @@ from pathlib import Path
 from filelock import FileLock
 
 from kdbench.config import DataConfig
-from kdbench.data.archives import verify_archive
+from kdbench.data.archives import require_archive, verify_archive
 from kdbench.data.base import TensorData
 from kdbench.data.imagefolder import cache_root
-from kdbench.data.registry import DATASETS
+from kdbench.data.registry import DATA_CHECKS, DATASETS
 from kdbench.data.text.loader import text_data
 from kdbench.data.text.tables import read_table
 
@@ -57,3 +57,11 @@ def sst2(cfg: DataConfig) -> TensorData:
     train = read_table(folder / "train.tsv", "sentence", "label")
     test = read_table(folder / "dev.tsv", "sentence", "label")
     return text_data(cfg, train, test, DISPLAY_NAME, cache_root(), CLASSES)
+
+
+@DATA_CHECKS.register("sst2")
+def check_sst2(cfg: DataConfig) -> None:
+    """The archive is there (its sha256 is checked by the loader)."""
+    require_archive(
+        archive_path(cfg.root), "SST-2", "set data.root=<path to sst2.tar.xz> or KDBENCH_SST2"
+    )
