@@ -8,6 +8,8 @@ TORCH_SPEC  ?= torch==2.13.0
 EXP         ?= quick
 RESULTS     ?= results
 ARGS        ?=
+# pytest workers for `make test`/`make test-full` (pytest-xdist; `auto` = one per CPU core)
+TEST_JOBS   ?= auto
 TRIALS      ?=
 # Benchmarks `make bench` runs, in order; each writes results/bench/<name>.md
 BENCHES     ?= bench/latency.py bench/train_speed.py bench/grid_stream.py bench/compress.py bench/calibration.py
@@ -63,11 +65,11 @@ profile: $(STAMP)  ## params, MFLOPs, size, latency (torch, ORT fp32/int8) of ev
 bench: $(STAMP)  ## benchmarks: latency ratios (ORT/eager, int8/fp32), training overhead (vs plain loop, KD/alone, shared teacher stream), T x alpha grid wall with/without the stream; results/bench/*.md
 	@for b in $(BENCHES); do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
-test: $(STAMP)  ## the fast test suite (a few minutes on 2 cores)
-	$(BIN)/python -m pytest
+test: $(STAMP)  ## the fast test suite (a few minutes on 2 cores) [TEST_JOBS=N workers, default: one per core]
+	$(BIN)/python -m pytest -n $(TEST_JOBS)
 
 test-full: $(STAMP)  ## every test, slow ones included
-	$(BIN)/python -m pytest -m "slow or not slow"
+	$(BIN)/python -m pytest -n $(TEST_JOBS) -m "slow or not slow"
 
 data: $(STAMP)  ## CIFAR-10 (JPEG): verify, unpack and decode the shared archive into .cache/kdbench
 	$(BIN)/python -c "from kdbench.data.cifar10_jpeg import main; main()"
