@@ -35,13 +35,24 @@ endef
 help:  ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
 
+# One install at a time: two targets started at once on a fresh clone (`make run` and
+# `make test`) would otherwise both run pip into the same .venv and one of them fail. The
+# lock is a directory (mkdir is atomic everywhere, flock is not on macOS); the second waits,
+# then finds the stamp fresh and installs nothing.
+LOCK := $(VENV).lock
+
 $(STAMP): pyproject.toml
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@echo "installing kdbench into $(VENV) (torch: $(TORCH_SPEC)) ..."
-	@$(BIN)/python -m pip install -q --disable-pip-version-check $(TORCH_SPEC) 2>&1 | grep -v "is ignored" || true
-	@$(BIN)/python -m pip install -q --disable-pip-version-check -e ".[dev]" 2>&1 | grep -v "is ignored" || true
-	@$(BIN)/python -c "import kdbench, torch, lightning, hydra" || { echo "install failed"; exit 1; }
-	@touch $@
+	@until mkdir $(LOCK) 2>/dev/null; do \
+		[ -n "$$waiting" ] || echo "waiting for another install into $(VENV) (none running? rmdir $(LOCK))"; \
+		waiting=1; sleep 2; done; \
+	trap 'rmdir $(LOCK)' EXIT; trap 'exit 130' INT TERM; \
+	if [ -f $@ ] && [ $@ -nt pyproject.toml ]; then exit 0; fi; \
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || exit 1; \
+	echo "installing kdbench into $(VENV) (torch: $(TORCH_SPEC)) ..."; \
+	$(BIN)/python -m pip install -q --disable-pip-version-check $(TORCH_SPEC) 2>&1 | grep -v "is ignored"; \
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e ".[dev]" 2>&1 | grep -v "is ignored"; \
+	$(BIN)/python -c "import kdbench, torch, lightning, hydra" || { echo "install failed"; exit 1; }; \
+	touch $@
 
 venv: $(STAMP)  ## create .venv and install kdbench (done by the other targets when needed)
 
