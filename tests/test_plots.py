@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import pytest
+from matplotlib.collections import PathCollection
 from matplotlib.container import BarContainer, ErrorbarContainer
 from matplotlib.image import AxesImage
 
@@ -311,5 +312,9 @@ def test_pareto_puts_one_architecture_at_one_x_with_a_visible_front(tmp_path):
     assert len(xs) == 1  # every cell's latency is the architecture's median
     front = next(line for line in ax.lines if line.get_label() == "Pareto front")
     assert front.get_linewidth() >= 4 and front.get_color() != "0.75"
+    # one x: the front is one point, which a line cannot show; a disc marks it
+    (disc,) = [c for c in ax.collections if isinstance(c, PathCollection)]
+    best = max(y for c in errorbar_series(ax) for y in c.lines[0].get_ydata())
+    assert disc.get_offsets().tolist() == [[pytest.approx(xs.pop()), pytest.approx(best)]]
     assert any("at 51.0%" in t.get_text() for t in ax.texts)  # the outlier, at the edge
     save(fig, tmp_path / "pareto")

@@ -9,6 +9,7 @@ import pandas as pd
 from kdbench.efficiency.columns import TORCH_BACKEND, latency_column
 from kdbench.report.figures.registry import FIGURES
 from kdbench.report.figures.style import (
+    FRONT_POINT_STYLE,
     FRONT_STYLE,
     STYLE,
     TEACHER_DASHES,
@@ -76,6 +77,9 @@ def pareto_figure(summary: pd.DataFrame) -> plt.Figure | None:
             x, y = data[col].to_numpy(), data[f"{acc}_mean"].to_numpy()
             front = pareto_front(x, y)
             ax.step(x[front], y[front], where="post", zorder=1, label="Pareto front", **FRONT_STYLE)
+            # a disc behind every front point: a front of one point (one model both fastest
+            # and most accurate) has no line to draw, and would otherwise be invisible
+            ax.scatter(x[front], y[front], zorder=1, **FRONT_POINT_STYLE)
             acc_values = data[f"{acc}_mean"]
             off = pd.Series(False, index=data.index)
             if limits is not None:

@@ -232,6 +232,7 @@ def varying_others(summary: pd.DataFrame, rows: pd.DataFrame) -> list[str]:
 
 # The Pareto front: thick, translucent, and in a colour no method has, so it reads at a glance.
 FRONT_STYLE = {"color": "#E8000B", "alpha": 0.35, "linewidth": 4.5, "solid_capstyle": "round"}
+FRONT_POINT_STYLE = {"color": "#E8000B", "alpha": 0.35, "s": 90, "linewidths": 0}
 # A value further than this many interquartile ranges outside the middle half is an outlier.
 OUTLIER_IQR = 3.0
 
