@@ -318,3 +318,26 @@ def test_pareto_puts_one_architecture_at_one_x_with_a_visible_front(tmp_path):
     assert disc.get_offsets().tolist() == [[pytest.approx(xs.pop()), pytest.approx(best)]]
     assert any("at 51.0%" in t.get_text() for t in ax.texts)  # the outlier, at the edge
     save(fig, tmp_path / "pareto")
+
+
+def test_methods_without_a_validation_split_draw_one_bar_per_setting(tmp_path):
+    """Hinton's MNIST grid: kd at four temperatures, no validation split to choose one (the
+    figure used to crash on the four rows of one method)."""
+    gains = {2.0: 0.5, 4.0: 1.0, 8.0: 1.5, 20.0: 2.0}
+    recs = []
+    for seed in (0, 1, 2):
+        recs.append(make_record(method="none", seed=seed, top1=90.0 + seed))
+        for T, gain in gains.items():
+            recs.append(make_record(method="kd", T=T, seed=seed, top1=90.0 + seed + gain))
+    for r in recs:
+        r["training"]["best_val_top1"] = None  # as trainer.select=last writes it
+    fig = methods_figure(summarize(frame(recs)))
+    ax = fig.axes[0]
+    bars = {
+        c.get_label(): c.patches[0].get_height()
+        for c in ax.containers
+        if isinstance(c, BarContainer)
+    }
+    assert bars == {f"kd T={T:g}": pytest.approx(g) for T, g in gains.items()}
+    assert list(bars) == ["kd T=2", "kd T=4", "kd T=8", "kd T=20"]  # by temperature
+    save(fig, tmp_path / "methods")

@@ -1,4 +1,5 @@
-"""One bar per method: top-1 (setting chosen on validation)."""
+"""One bar per method: top-1 (setting chosen on validation; without a validation split,
+one bar per setting)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,10 @@ from kdbench.report.figures.style import (
     legend_below,
     mark_outlier,
     method_styles,
+    series_style,
+    show_value,
     std_or_zero,
+    varying_others,
 )
 from kdbench.report.stats import chosen_on_validation
 from kdbench.report.vocab import BASELINE
@@ -40,8 +44,13 @@ def methods_figure(summary: pd.DataFrame) -> plt.Figure | None:
     rows = sel[(sel["method"] != BASELINE)].dropna(subset=["delta_top1_mean"])
     if rows.empty:
         return None
-    styles = method_styles(summary)
-    methods = sorted(rows["method"].unique())
+    rows = rows.assign(series=series_labels(summary, rows))
+    by = ["method", *[c for c in ("T", "w2", "alpha") if c in rows]]
+    methods = list(dict.fromkeys(rows.sort_values(by, kind="stable")["series"]))
+    if methods == sorted(rows["method"].unique()):  # one setting per method: its usual style
+        styles = method_styles(summary)
+    else:
+        styles = {m: series_style(i) for i, m in enumerate(methods)}
     pairs = sorted(rows.groupby(["teacher", "student"], dropna=False).groups)
     several_teachers = rows["teacher"].nunique() > 1
     width = 0.8 / len(methods)
@@ -62,7 +71,7 @@ def methods_figure(summary: pd.DataFrame) -> plt.Figure | None:
         for i, (teacher, student) in enumerate(pairs):
             part = rows[(rows["teacher"] == teacher) & (rows["student"] == student)]
             for j, method in enumerate(methods):
-                r = part[part["method"] == method]
+                r = part[part["series"] == method]
                 if r.empty:
                     continue
                 x, value = i - 0.4 + width * (j + 0.5), r["delta_top1_mean"].iloc[0]
@@ -105,3 +114,19 @@ def methods_figure(summary: pd.DataFrame) -> plt.Figure | None:
         ax.set_ylabel("Δ top-1 vs student alone (pp)\nmean ± 95 % CI over seeds")
         legend_below(fig, [ax], ["student alone", *methods, "teacher"])
         return fig
+
+
+def series_labels(summary: pd.DataFrame, rows: pd.DataFrame) -> pd.Series:
+    """Each row's bar: its method, plus the settings that vary within the method where
+    nothing chose one (no validation split, e.g. Hinton's MNIST grid trains on all 60,000
+    images): `kd T=2`, `kd T=20`."""
+    labels = pd.Series(rows["method"], index=rows.index)
+    for _, group in rows.groupby(["teacher", "student", "method"], dropna=False):
+        if len(group) < 2:
+            continue
+        keys = [c for c in ("T", "w2", "alpha") if c in group]
+        keys += [c for c in varying_others(summary, group) if c not in keys]
+        keys = [c for c in keys if group[c].nunique(dropna=False) > 1]
+        for i, r in group.iterrows():
+            labels[i] = " ".join([r["method"], *(f"{c}={show_value(r[c])}" for c in keys)])
+    return labels
