@@ -341,3 +341,25 @@ def test_methods_without_a_validation_split_draw_one_bar_per_setting(tmp_path):
     assert bars == {f"kd T={T:g}": pytest.approx(g) for T, g in gains.items()}
     assert list(bars) == ["kd T=2", "kd T=4", "kd T=8", "kd T=20"]  # by temperature
     save(fig, tmp_path / "methods")
+
+
+def test_temperature_lines_are_named_by_what_differs_within_a_panel():
+    """Hinton's grid: one w2 throughout, two students (one panel each), and in the 2 x 800
+    panel a transfer-set line beside the ordinary one; w2 and the student are not repeated."""
+    recs = []
+    for seed in (0, 1):
+        for student in ("mlp-w1", "mlp-w2"):
+            for T in (2.0, 20.0):
+                recs.append(
+                    make_record(student, "kd", seed, 95.0 + T / 10, T=T, extra={"drop_classes": []})
+                )
+        recs.append(make_record("mlp-w2", "kd", seed, 90.0, T=20.0, extra={"drop_classes": [3]}))
+    fig = temperature_figure(summarize(frame(recs)))
+    panels = [a for a in fig.axes if a.get_visible()]
+    names = [sorted(c.get_label() for c in errorbar_series(ax)) for ax in panels]
+    assert names == [["drop_classes=[]"], ["drop_classes=[3]", "drop_classes=[]"]]
+    # the same label in both panels is the same style
+    colors = {c.get_label(): c.lines[0].get_color() for ax in panels for c in errorbar_series(ax)}
+    first = next(c for c in errorbar_series(panels[0]))
+    assert colors["drop_classes=[]"] == first.lines[0].get_color()
+    plt.close(fig)

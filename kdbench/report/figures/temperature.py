@@ -42,14 +42,19 @@ def temperature_figure(summary: pd.DataFrame) -> plt.Figure | None:
     several = rows["method"].nunique() > 1
     pairs = sorted(rows.groupby(["teacher", "student"]).groups)
     several_teachers = rows["teacher"].nunique() > 1
-    labels = _line_labels(names, line_keys, several)
+    # a line is named by what tells it apart within a panel (the panel's title names the
+    # student, so a size key that only differs between panels is not repeated)
+    per_pair = rows.groupby(["teacher", "student"], dropna=False)
+    shown = [c for c in line_keys[1:] if (per_pair[c].nunique(dropna=False) > 1).any()]
+    labels = _line_labels(names, line_keys, shown or ["w2"], several)
+    styles = list(dict.fromkeys(labels))  # one style per label: equal lines look alike
     with plt.rc_context(STYLE):
         fig, axes = panel_grid(len(pairs), 2.4, max_cols=3)
         for ax, (teacher, student) in zip(axes, pairs):
             mine = rows[(rows["teacher"] == teacher) & (rows["student"] == student)]
             for key, line in mine.groupby(line_keys, dropna=False, sort=True):
                 i = names.index(key)
-                st = series_style(i)
+                st = series_style(styles.index(labels[i]))
                 line = line.sort_values("T")
                 # dodge the lines a little so their error bars do not sit on each other
                 dodge = 2 ** (0.05 * (i - (len(names) - 1) / 2))
@@ -70,14 +75,14 @@ def temperature_figure(summary: pd.DataFrame) -> plt.Figure | None:
             ax.set_title(f"{teacher} → {student}" if several_teachers else student)
             ax.set_xlabel("temperature T")
         axes[0].set_ylabel(TOP1_CI_LABEL)
-        legend_below(fig, axes, order=[*labels, "student alone"])
+        legend_below(fig, axes, order=[*styles, "student alone"])
         return fig
 
 
-def _line_labels(names: list[tuple], keys: list[str], several: bool) -> list[str]:
+def _line_labels(names: list[tuple], keys: list[str], shown: list[str], several: bool) -> list[str]:
     out = []
     for key in names:
         named = dict(zip(keys, key))
-        label = (f"{named['method']}, " if several else "") + f"w2={named['w2']:g}"
-        out.append(label + "".join(f", {c}={show_value(named[c])}" for c in keys[2:]))
+        parts = [f"{c}={show_value(named[c])}" for c in shown]
+        out.append(", ".join(([named["method"]] if several else []) + parts))
     return out
