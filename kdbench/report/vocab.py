@@ -45,7 +45,7 @@ DATA_READS: dict[str, tuple[str, ...]] = {
     "cifar100": _IMAGES,
     "cifar10_jpeg": _FOLDER,
     "imagefolder": _FOLDER,
-    "mnist": (*_IMAGES, "test_fraction"),
+    "mnist": _IMAGES,  # a fixed test set: no test_fraction
     "fsdd": (*_AUDIO, "train_subset", "test_subset"),
     "audiofolder": (*_AUDIO, "root", "num_classes"),
     "arrays": (*_SPLIT, "path", "augment", "aug_seed"),
