@@ -202,21 +202,30 @@ def test_a_tracker_that_is_not_installed_is_a_one_line_error(smoke_config):
         smoke_config("logger=mlflow")
 
 
-def _swept(tmp_path: Path):
-    """Hand-made records of alone + kd at two T over 3 seeds, each with metrics.csv beside it."""
+def _swept(tmp_path: Path, teachers: tuple[str, ...] = ("cnn-w2",)):
+    """Hand-made records of alone + kd at two T (from each teacher) over 3 seeds, each with
+    metrics.csv beside it."""
     from kdbench.report import records_frame
 
     from .test_report import make_record
 
     pairs = []
     for seed in range(3):
-        cells = [("none", None, 90.0 + seed), ("kd", 1.0, 91.0 + seed), ("kd", 4.0, 92.0 + seed)]
-        for method, T, top1 in cells:
+        cells = [("none", None, 90.0 + seed, "cnn-w2")]
+        for k, teacher in enumerate(teachers):
+            cells += [("kd", 1.0, 91.0 + seed + k, teacher), ("kd", 4.0, 92.0 + seed + k, teacher)]
+        for method, T, top1, teacher in cells:
             record = make_record(
-                "cnn_tiny_with_a_long_name", method, seed, top1, T=T, new_efficiency=True
+                "cnn_tiny_with_a_long_name",
+                method,
+                seed,
+                top1,
+                T=T,
+                teacher=teacher,
+                new_efficiency=True,
             )
             record["artifacts"] = {"files": {"student.int8.onnx": 100, "metrics.csv": 50}}
-            folder = tmp_path / f"{method}-{T}-{seed}"
+            folder = tmp_path / f"{method}-{T}-{seed}-{teacher if method != 'none' else ''}"
             folder.mkdir()
             epochs = np.arange(1, 6)
             pd.DataFrame(
@@ -249,6 +258,20 @@ def test_curves_figure_is_drawn_per_method_and_byte_identical_on_rerun(tmp_path)
     for ext in ("png", "pdf"):
         a, b = (p[f"curves.{ext}"].read_bytes() for p in paths)
         assert a == b and len(a) > 1000
+
+
+def test_curves_from_several_teachers_have_a_colour_each(tmp_path):
+    from kdbench.report import summarize
+    from kdbench.report.epochs import curves_frame
+    from kdbench.report.figures.curves import curves_figure
+
+    df = _swept(tmp_path, teachers=("cnn_a", "cnn_b"))
+    summary = summarize(df)
+    summary.attrs["curves"] = curves_frame(df)
+    (ax,) = curves_figure(summary).axes
+    colours = {line.get_label(): line.get_color() for line in ax.get_lines()}
+    assert set(colours) == {"student alone", "kd (cnn_a)", "kd (cnn_b)"}
+    assert len(set(colours.values())) == 3  # the two kd lines used to share the kd colour
 
 
 def test_curves_figure_is_skipped_without_curves(tmp_path):

@@ -14,6 +14,7 @@ from kdbench.report.figures.style import (
     method_label,
     method_styles,
     panel_grid,
+    series_style,
 )
 from kdbench.report.stats import chosen_on_validation
 from kdbench.report.vocab import BASELINE
@@ -21,7 +22,8 @@ from kdbench.report.vocab import BASELINE
 
 @FIGURES.register("curves")
 def curves_figure(summary: pd.DataFrame) -> plt.Figure | None:
-    """One panel per student, one line per method (its setting chosen on validation):
+    """One panel per student, one line per method (its setting chosen on validation; per
+    method and teacher where there are several teachers, each in its own colour):
     validation top-1 per epoch, the mean over seeds with a ±1 std band.
 
     The curves are not in the summary: they come from the cells' metrics.csv,
@@ -40,6 +42,10 @@ def curves_figure(summary: pd.DataFrame) -> plt.Figure | None:
     several_teachers = rows["teacher"].nunique() > 1 if "teacher" in rows else False
     line_keys = ["method", "teacher"] if several_teachers else ["method"]
     students = sorted(rows["student"].unique())
+    if several_teachers:  # one colour per (method, teacher): kd from each teacher apart
+        pairs = rows.loc[rows["method"] != BASELINE, line_keys].drop_duplicates()
+        pairs = sorted(map(tuple, pairs.itertuples(index=False)), key=str)
+        styles = {BASELINE: styles[BASELINE]} | {k: series_style(i) for i, k in enumerate(pairs)}
     with plt.rc_context(STYLE):
         fig, axes = panel_grid(len(students), 2.2, max_cols=3)
         labels = []
@@ -51,7 +57,7 @@ def curves_figure(summary: pd.DataFrame) -> plt.Figure | None:
                 if several_teachers and method != BASELINE:
                     label += f" ({key[1]})"
                 labels.append(label)
-                st = styles.get(method, styles[BASELINE])
+                st = styles.get(tuple(key) if several_teachers else method, styles[BASELINE])
                 stats = line.groupby("epoch")["val_top1"].agg(["mean", "std"]).sort_index()
                 ax.plot(stats.index, stats["mean"], color=st["color"], linewidth=1, label=label)
                 if stats["std"].notna().any():
