@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from omegaconf import OmegaConf
 
 import kdbench.cli as cli_module
 from kdbench.validate import check_cell
@@ -49,11 +50,24 @@ def in_process(argv: list[str]) -> list[str]:
     return [a for a in argv if not a.startswith("hydra/launcher=") and "hydra.launcher." not in a]
 
 
+def with_experiment_axes(argv: list[str]) -> list[str]:
+    """The command with its experiment's sweep axes (`hydra.sweeper.params` of
+    conf/experiment/<name>.yaml) written out as command-line axes, which take their place."""
+    names = [a.partition("=")[2] for a in argv if a.startswith("experiment=")]
+    if not names:
+        return argv
+    conf = OmegaConf.load(REPO / "conf" / "experiment" / f"{names[-1]}.yaml")
+    params = OmegaConf.select(conf, "hydra.sweeper.params") or {}
+    given = {a.partition("=")[0] for a in argv}
+    return argv + [f"{k}={v}" for k, v in params.items() if k not in given]
+
+
 def every_value_once(argv: list[str]) -> list[list[str]]:
     """The grid as few points as cover every value of every axis: point i takes the i-th
     value of each comma list (the last where a list is shorter). The README's first sweep is
     a 96-point cross product whose composing alone took a minute; its 4 points here check
     each teacher, student, method, T, alpha and seed it names."""
+    argv = with_experiment_axes(argv)
     axes = [a.partition("=")[2].split(",") if "," in a and "=" in a else [a] for a in argv]
     keys = [a.partition("=")[0] + "=" if len(v) > 1 else "" for a, v in zip(argv, axes)]
     n = max(len(v) for v in axes)
@@ -72,6 +86,11 @@ def test_every_value_once_covers_each_axis_value():
         ["-m", "teacher=a", "student=c", "distill.T=2", "name=x"],
         ["-m", "teacher=a", "student=c", "distill.T=4", "name=x"],
     ]
+    # an experiment's own axes are written out, so they are covered the same way
+    quick = every_value_once(["-m", "experiment=quick", "seed=0"])
+    assert len(quick) == 2 and all("seed=0" in p for p in quick)
+    assert [p[3] for p in quick] == ["student=cnn_tiny", "student=mlp_small"]
+    assert {p[-1] for p in quick} == {"distill.alpha=0.5", "distill.alpha=0.9"}
 
 
 def test_the_readme_has_the_commands_this_test_runs():
