@@ -20,6 +20,7 @@ from kdbench.data.archives import require_archive, verify_archive
 from kdbench.data.audio.fsdd import (
     DISPLAY_NAME,
     SHA256,
+    WHERE,
     archive_path,
     official_test_mask,
     read_fsdd,
@@ -44,9 +45,7 @@ def fsdd_arrays(cfg: DataConfig) -> dict[str, np.ndarray]:
         return {"x": x, "y": labels, "test": official_test_mask(index)}
 
     # Checked on every load: the cache is keyed by the published checksum, not the file.
-    verify_archive(
-        path, SHA256, DISPLAY_NAME, "set data.root=<path to fsdd.tar.xz> or KDBENCH_FSDD"
-    )
+    verify_archive(path, SHA256, DISPLAY_NAME, WHERE)
     return cached_arrays("fsdd", {"sha256": SHA256, **frontend_settings(cfg)}, build)
 
 
@@ -61,6 +60,4 @@ def fsdd(cfg: DataConfig) -> TensorData:
 @DATA_CHECKS.register("fsdd")
 def check_fsdd(cfg: DataConfig) -> None:
     """The archive is there (its sha256 is checked by the loader)."""
-    require_archive(
-        archive_path(cfg.root), DISPLAY_NAME, "set data.root=<path to fsdd.tar.xz> or KDBENCH_FSDD"
-    )
+    require_archive(archive_path(cfg.root), DISPLAY_NAME, WHERE)

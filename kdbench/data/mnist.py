@@ -38,6 +38,9 @@ SHA256 = "28404ebca7c49aec707a39b8b03f259a5d7c5fb8ae12cc8c1ca07efff1af4988"
 DISPLAY_NAME = "MNIST"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_ARCHIVE = REPO_ROOT.parent / "shared" / "data" / "mnist.tar.xz"
+WHERE = (
+    "set data.root=<path to mnist.tar.xz> or KDBENCH_MNIST"  # how to point kdbench at the archive
+)
 MEMBERS = {
     "x_train": "mnist/train-images-idx3-ubyte.gz",
     "y_train": "mnist/train-labels-idx1-ubyte.gz",
@@ -101,9 +104,7 @@ def read_archive(archive: Path) -> dict[str, np.ndarray]:
 
 def load_arrays(archive: Path, expected: str = SHA256, cache: Path | None = None) -> dict:
     """Verify the archive, then decode it once; later calls read the cached .npz."""
-    verify_archive(
-        archive, expected, DISPLAY_NAME, "set data.root=<path to mnist.tar.xz> or KDBENCH_MNIST"
-    )
+    verify_archive(archive, expected, DISPLAY_NAME, WHERE)
     folder = cache or cache_root()
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"mnist-{expected[:12]}.npz"
@@ -132,8 +133,4 @@ def mnist(cfg: DataConfig) -> TensorData:
 @DATA_CHECKS.register("mnist")
 def check_mnist(cfg: DataConfig) -> None:
     """The archive is there (its sha256 is checked by the loader)."""
-    require_archive(
-        archive_path(cfg.root),
-        DISPLAY_NAME,
-        "set data.root=<path to mnist.tar.xz> or KDBENCH_MNIST",
-    )
+    require_archive(archive_path(cfg.root), DISPLAY_NAME, WHERE)

@@ -27,6 +27,8 @@ DISPLAY_NAME = "SST-2 (GLUE dev as test)"
 CLASSES = ["negative", "positive"]
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_ARCHIVE = REPO_ROOT.parent / "shared" / "data" / "sst2.tar.xz"
+# the archive as messages name it, and how to point kdbench at it
+ARCHIVE_NAME, WHERE = "SST-2", "set data.root=<path to sst2.tar.xz> or KDBENCH_SST2"
 
 
 def archive_path(root: str | None) -> Path:
@@ -42,9 +44,7 @@ def unpack(archive: Path, cache: Path | None = None) -> Path:
     with FileLock(str(target) + ".lock"):
         if (target / ".complete").is_file():
             return target
-        verify_archive(
-            archive, SHA256, "SST-2", "set data.root=<path to sst2.tar.xz> or KDBENCH_SST2"
-        )
+        verify_archive(archive, SHA256, ARCHIVE_NAME, WHERE)
         with tarfile.open(archive, "r:xz") as tar:
             tar.extractall(target, filter="data")
         (target / ".complete").write_text(SHA256 + "\n")
@@ -62,6 +62,4 @@ def sst2(cfg: DataConfig) -> TensorData:
 @DATA_CHECKS.register("sst2")
 def check_sst2(cfg: DataConfig) -> None:
     """The archive is there (its sha256 is checked by the loader)."""
-    require_archive(
-        archive_path(cfg.root), "SST-2", "set data.root=<path to sst2.tar.xz> or KDBENCH_SST2"
-    )
+    require_archive(archive_path(cfg.root), ARCHIVE_NAME, WHERE)

@@ -34,6 +34,8 @@ TEST_INDICES = range(5)  # recordings 0-4 of each speaker and digit
 DEFAULT_DURATION = 1.0  # seconds: 99.3 % of clips fit; 20 of 3,000 lose their end
 REPO_ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_ARCHIVE = REPO_ROOT.parent / "shared" / "data" / "fsdd.tar.xz"
+# how to point kdbench at the archive, in every message about it
+WHERE = "set data.root=<path to fsdd.tar.xz> or KDBENCH_FSDD"
 _NAME = re.compile(r"(?:^|/)recordings/(\d)_([A-Za-z]+)_(\d+)\.wav$")
 
 
@@ -54,9 +56,7 @@ def read_fsdd(
     """
     path = Path(archive)
     if expected is not None:
-        verify_archive(
-            path, expected, DISPLAY_NAME, "set data.root=<path to fsdd.tar.xz> or KDBENCH_FSDD"
-        )
+        verify_archive(path, expected, DISPLAY_NAME, WHERE)
     items = []
     try:
         with tarfile.open(path, "r:*") as tar:
