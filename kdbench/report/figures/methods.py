@@ -27,6 +27,9 @@ from kdbench.report.figures.style import (
 from kdbench.report.stats import chosen_on_validation
 from kdbench.report.vocab import BASELINE
 
+# The settings a bar is named and ordered by where no validation split chose one per method
+SETTINGS = ("T", "w2", "alpha")
+
 
 @FIGURES.register("methods")
 def methods_figure(summary: pd.DataFrame) -> plt.Figure | None:
@@ -45,7 +48,7 @@ def methods_figure(summary: pd.DataFrame) -> plt.Figure | None:
     if rows.empty:
         return None
     rows = rows.assign(series=series_labels(summary, rows))
-    by = ["method", *[c for c in ("T", "w2", "alpha") if c in rows]]
+    by = ["method", *[c for c in SETTINGS if c in rows]]
     methods = list(dict.fromkeys(rows.sort_values(by, kind="stable")["series"]))
     if methods == sorted(rows["method"].unique()):  # one setting per method: its usual style
         styles = method_styles(summary)
@@ -124,7 +127,7 @@ def series_labels(summary: pd.DataFrame, rows: pd.DataFrame) -> pd.Series:
     for _, group in rows.groupby(["teacher", "student", "method"], dropna=False):
         if len(group) < 2:
             continue
-        keys = [c for c in ("T", "w2", "alpha") if c in group]
+        keys = [c for c in SETTINGS if c in group]
         keys += [c for c in varying_others(summary, group) if c not in keys]
         keys = [c for c in keys if group[c].nunique(dropna=False) > 1]
         for i, r in group.iterrows():
