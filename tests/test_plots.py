@@ -363,3 +363,23 @@ def test_temperature_lines_are_named_by_what_differs_within_a_panel():
     first = next(c for c in errorbar_series(panels[0]))
     assert colors["drop_classes=[]"] == first.lines[0].get_color()
     plt.close(fig)
+
+
+def test_size_lines_join_one_training_across_sizes_per_teacher():
+    """Two teachers: one kd line per teacher through both sizes (one line used to zigzag
+    through every teacher's point at each size)."""
+    recs = []
+    for student, params in (("cnn-w0.25", 0.002), ("cnn-w0.5", 0.008)):
+        for seed in (0, 1):
+            recs.append(make_record(student, "none", seed, 80.0 + seed, params_m=params))
+            for k, teacher in enumerate(("cnn-a", "cnn-b")):
+                top1 = 81.0 + 2 * k + seed
+                recs.append(
+                    make_record(student, "kd", seed, top1, teacher=teacher, params_m=params)
+                )
+    fig = size_figure(summarize(frame(recs)))
+    lines = {c.get_label(): c.lines[0] for c in errorbar_series(fig.axes[0])}
+    assert set(lines) == {"student alone", "kd (cnn-a)", "kd (cnn-b)"}
+    assert all(len(line.get_xdata()) == 2 for line in lines.values())
+    assert list(lines["kd (cnn-b)"].get_ydata()) == pytest.approx([83.5, 83.5])
+    plt.close(fig)

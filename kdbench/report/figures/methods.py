@@ -11,6 +11,7 @@ from kdbench.report.figures.registry import FIGURES
 from kdbench.report.figures.style import (
     BASELINE_COLOR,
     ONE_COLUMN_IN,
+    SETTINGS,
     STYLE,
     TEACHER_STYLE,
     TWO_COLUMN_IN,
@@ -20,15 +21,11 @@ from kdbench.report.figures.style import (
     mark_outlier,
     method_styles,
     series_style,
-    show_value,
+    setting_labels,
     std_or_zero,
-    varying_others,
 )
 from kdbench.report.stats import chosen_on_validation
 from kdbench.report.vocab import BASELINE
-
-# The settings a bar is named and ordered by where no validation split chose one per method
-SETTINGS = ("T", "w2", "alpha")
 
 
 @FIGURES.register("methods")
@@ -47,7 +44,7 @@ def methods_figure(summary: pd.DataFrame) -> plt.Figure | None:
     rows = sel[(sel["method"] != BASELINE)].dropna(subset=["delta_top1_mean"])
     if rows.empty:
         return None
-    rows = rows.assign(series=series_labels(summary, rows))
+    rows = rows.assign(series=setting_labels(summary, rows, ["teacher", "student"]))
     by = ["method", *[c for c in SETTINGS if c in rows]]
     methods = list(dict.fromkeys(rows.sort_values(by, kind="stable")["series"]))
     if methods == sorted(rows["method"].unique()):  # one setting per method: its usual style
@@ -117,19 +114,3 @@ def methods_figure(summary: pd.DataFrame) -> plt.Figure | None:
         ax.set_ylabel("Δ top-1 vs student alone (pp)\nmean ± 95 % CI over seeds")
         legend_below(fig, [ax], ["student alone", *methods, "teacher"])
         return fig
-
-
-def series_labels(summary: pd.DataFrame, rows: pd.DataFrame) -> pd.Series:
-    """Each row's bar: its method, plus the settings that vary within the method where
-    nothing chose one (no validation split, e.g. Hinton's MNIST grid trains on all 60,000
-    images): `kd T=2`, `kd T=20`."""
-    labels = pd.Series(rows["method"], index=rows.index)
-    for _, group in rows.groupby(["teacher", "student", "method"], dropna=False):
-        if len(group) < 2:
-            continue
-        keys = [c for c in SETTINGS if c in group]
-        keys += [c for c in varying_others(summary, group) if c not in keys]
-        keys = [c for c in keys if group[c].nunique(dropna=False) > 1]
-        for i, r in group.iterrows():
-            labels[i] = " ".join([r["method"], *(f"{c}={show_value(r[c])}" for c in keys)])
-    return labels

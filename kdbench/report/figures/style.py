@@ -230,6 +230,29 @@ def varying_others(summary: pd.DataFrame, rows: pd.DataFrame) -> list[str]:
     return [c for c in other if rows[c].nunique(dropna=False) > 1]
 
 
+# The settings a series is named and ordered by where no validation split chose one per method
+SETTINGS = ("T", "w2", "alpha")
+
+
+def setting_labels(summary: pd.DataFrame, rows: pd.DataFrame, within: list[str]) -> pd.Series:
+    """Each row's series: its method, plus the settings that vary among a method's rows of
+    one `within` group, where nothing chose one (no validation split, e.g. Hinton's MNIST
+    grid trains on all 60,000 images): `kd`, or `kd T=2`, `kd T=20`. The same settings name
+    every row, so rows of one setting carry one label across groups (a line across sizes)."""
+    keys = [c for c in SETTINGS if c in rows]
+    keys += [c for c in varying_others(summary, rows) if c not in keys]
+    groups = rows.groupby([*within, "method"], dropna=False)
+    shown = [c for c in keys if (groups[c].nunique(dropna=False) > 1).any()]
+    return pd.Series(
+        [
+            " ".join([r["method"], *(f"{c}={show_value(r[c])}" for c in shown)])
+            for _, r in rows.iterrows()
+        ],
+        index=rows.index,
+        dtype=object,
+    )
+
+
 # The Pareto front: thick, translucent, and in a colour no method has, so it reads at a glance.
 FRONT_STYLE = {"color": "#E8000B", "alpha": 0.35, "linewidth": 4.5, "solid_capstyle": "round"}
 FRONT_POINT_STYLE = {"color": "#E8000B", "alpha": 0.35, "s": 90, "linewidths": 0}
